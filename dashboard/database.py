@@ -1,0 +1,58 @@
+"""Engine set-up shared by every environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from dashboard.extensions import db
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def configure_engines(engines: Iterable[Engine]) -> None:
+    for engine in engines:
+        if engine.dialect.name == "sqlite":
+            configure_sqlite(engine)
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Let SQLAlchemy, not Python's sqlite3 module, own transactions.
+
+    The sqlite3 driver begins and commits on its own, which silently defeats
+    SAVEPOINT rollback (the test harness relies on it) and transactional DDL.
+    This is the recipe from SQLAlchemy's SQLite dialect documentation
+    ("Serializable isolation / Savepoints / Transactional DDL").
+    """
+    if getattr(engine, "_suitescope_configured", False):
+        return
+    engine._suitescope_configured = True
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def database_status() -> tuple[bool, str]:
+    """Whether the database answers a trivial query, and what went wrong if not."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        return True, "ok"
+    except Exception as error:  # any driver error means "unreachable" to a probe
+        db.session.rollback()
+        return False, type(error).__name__

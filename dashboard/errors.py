@@ -1,0 +1,84 @@
+"""Error responses: JSON under ``/api/``, HTML pages elsewhere, never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from dashboard.extensions import db
+from ingest.errors import IngestError
+
+RETRY_AFTER_SECONDS = 5
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def error_response(
+    status: int, message: str, *, code: str | None = None, details: dict | None = None
+) -> Response:
+    """The one shape of every error: ``{"error": {"code", "message", ...}}`` or a page."""
+    code = code or CODES.get(status, "error")
+    if wants_json():
+        response = jsonify({"error": {"code": code, "message": message, **(details or {})}})
+    else:
+        page = render_template("error.html", status=status, message=message, code=code)
+        response = make_response(page)
+    response.status_code = status
+    return response
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    response = error_response(error.code or 500, error.description or error.name)
+    # Keep headers such as Allow (405) and WWW-Authenticate (401).
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def handle_ingest_error(error: IngestError) -> Response:
+    details = {k: v for k, v in error.to_dict().items() if k not in ("code", "message")}
+    return error_response(error.status, str(error), code=error.code, details=details)
+
+
+def handle_database_unavailable(error: OperationalError) -> Response:
+    """The database went away: tell clients when to come back; nothing half-done stays."""
+    current_app.logger.warning("database unavailable: %s", error.orig)
+    db.session.rollback()
+    response = error_response(
+        503, "the database is unavailable; retry shortly", code="database_unavailable"
+    )
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def handle_unexpected(error: Exception) -> Response:
+    if current_app.debug:
+        raise error
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    db.session.rollback()
+    return error_response(500, InternalServerError.description)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(IngestError, handle_ingest_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,334 @@
+"""The data model (see ../shared/docs/design.md, "Data model").
+
+Names avoid a ``Test`` prefix, which pytest would try to collect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dashboard.extensions import db
+
+# SQLite has no 64-bit auto-increment through BIGINT, so results use INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every engine (SQLite keeps them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC values")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+OUTCOME_CHECK = "outcome IN ('passed', 'failed', 'error', 'skipped')"
+
+
+class Project(db.Model):
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    default_branch: Mapped[str] = mapped_column(String(255), default="main")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Thresholds of the definitions; each project may tune its own.
+    flip_rate_threshold: Mapped[float] = mapped_column(Float, default=0.1)
+    min_executions: Mapped[int] = mapped_column(Integer, default=10)
+    regression_pct: Mapped[float] = mapped_column(Float, default=25.0)
+    regression_min_ms: Mapped[float] = mapped_column(Float, default=100.0)
+    branch_coverage_threshold: Mapped[float] = mapped_column(Float, default=0.8)
+    owners: Mapped[str | None] = mapped_column(Text)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="project")
+
+    def __repr__(self) -> str:
+        return f"<Project {self.slug}>"
+
+
+class ApiToken(db.Model):
+    """A project's upload/read token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    project: Mapped[Project] = relationship(back_populates="tokens")
+
+    __table_args__ = (Index(None, "project_id"),)
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        # Tokens are 256-bit random strings, so a fast hash is enough: there is
+        # nothing to brute-force the way there is with a password.
+        return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class User(db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Run(db.Model):
+    """One CI job's results for one build; shards with the same (build, job) merge here."""
+
+    __tablename__ = "run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    build: Mapped[str] = mapped_column(String(255))
+    job: Mapped[str] = mapped_column(String(255), default="default")
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(255))
+    build_url: Mapped[str | None] = mapped_column(String(2000))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    tests: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    retry_flakes: Mapped[int] = mapped_column(Integer, default=0)
+    # Wall time of the slowest shard, and the summed duration of its cases.
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    case_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+    project: Mapped[Project] = relationship()
+    uploads: Mapped[list[Upload]] = relationship(back_populates="run", order_by="Upload.id")
+
+    __table_args__ = (
+        UniqueConstraint("project_id", "build", "job"),
+        Index(None, "project_id", "started_at"),
+        Index(None, "project_id", "branch", "job", "started_at"),
+        Index(None, "project_id", "commit_sha"),
+    )
+
+    @property
+    def executed(self) -> int:
+        return self.tests - self.skipped
+
+    @property
+    def is_infrastructure_failure(self) -> bool:
+        """More than 80% of the executed cases failed (see design.md)."""
+        return self.executed > 0 and (self.failed + self.errors) / self.executed > 0.8
+
+
+class Upload(db.Model):
+    """One file received for a run; the same bytes twice are stored once."""
+
+    __tablename__ = "upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(500), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    format: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    cases: Mapped[int] = mapped_column(Integer, default=0)
+    wall_seconds: Mapped[float | None] = mapped_column(Float)
+    warnings: Mapped[list] = mapped_column(db.JSON, default=list)
+
+    run: Mapped[Run] = relationship(back_populates="uploads")
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "sha256"),
+        CheckConstraint("kind IN ('tests', 'coverage')", name="kind"),
+    )
+
+
+class Case(db.Model):
+    """A test's identity within a project: (file, classname, name)."""
+
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    file: Mapped[str] = mapped_column(String(1000), default="")
+    classname: Mapped[str] = mapped_column(String(1000), default="")
+    name: Mapped[str] = mapped_column(String(1000))
+    suite: Mapped[str] = mapped_column(String(1000), default="")
+    # SHA-256 of the identity: unique indexes over three long texts are slow
+    # and, on PostgreSQL, limited in size.
+    identity: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("project_id", "identity"),)
+
+    @staticmethod
+    def identity_of(file: str, classname: str, name: str) -> str:
+        joined = "\x1f".join((file, classname, name))
+        return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.classname}::{self.name}" if self.classname else self.name
+
+
+class Result(db.Model):
+    """One case in one run."""
+
+    __tablename__ = "result"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    outcome: Mapped[str] = mapped_column(String(8))
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    retry_flake: Mapped[bool] = mapped_column(Boolean, default=False)
+    failure_type: Mapped[str | None] = mapped_column(String(200))
+    message: Mapped[str | None] = mapped_column(Text)
+    trace: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+    run: Mapped[Run] = relationship()
+    case: Mapped[Case] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "case_id"),
+        Index(None, "case_id", "run_id"),
+        CheckConstraint(OUTCOME_CHECK, name="outcome"),
+    )
+
+
+class CoverageReport(db.Model):
+    """A run's coverage totals; branch fields are NULL when no format gave branch data."""
+
+    __tablename__ = "coverage_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), unique=True)
+    format: Mapped[str] = mapped_column(String(32))
+    lines_valid: Mapped[int] = mapped_column(Integer, default=0)
+    lines_covered: Mapped[int] = mapped_column(Integer, default=0)
+    branches_valid: Mapped[int | None] = mapped_column(Integer)
+    branches_covered: Mapped[int | None] = mapped_column(Integer)
+
+    run: Mapped[Run] = relationship()
+    files: Mapped[list[CoverageFile]] = relationship(
+        back_populates="report", order_by="CoverageFile.path"
+    )
+
+    @property
+    def line_rate(self) -> float | None:
+        return self.lines_covered / self.lines_valid if self.lines_valid else None
+
+    @property
+    def branch_rate(self) -> float | None:
+        if not self.branches_valid:
+            return None
+        return (self.branches_covered or 0) / self.branches_valid
+
+
+class CoverageFile(db.Model):
+    __tablename__ = "coverage_file"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("coverage_report.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(1000))
+    lines_valid: Mapped[int] = mapped_column(Integer, default=0)
+    lines_covered: Mapped[int] = mapped_column(Integer, default=0)
+    branches_valid: Mapped[int | None] = mapped_column(Integer)
+    branches_covered: Mapped[int | None] = mapped_column(Integer)
+
+    report: Mapped[CoverageReport] = relationship(back_populates="files")
+
+    __table_args__ = (UniqueConstraint("report_id", "path"),)
+
+
+class Quarantine(db.Model):
+    """A person's decision to quarantine a case; CI reads the active ones."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    project: Mapped[Project] = relationship()
+    case: Mapped[Case] = relationship()
+
+    __table_args__ = (Index(None, "project_id", "case_id"),)
+
+
+class CaseDaily(db.Model):
+    """Rollup: one case's executions per day, branch and job, kept by ingest."""
+
+    __tablename__ = "case_daily"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(db.Date)
+    branch: Mapped[str] = mapped_column(String(255), default="")
+    job: Mapped[str] = mapped_column(String(255), default="default")
+    executions: Mapped[int] = mapped_column(Integer, default=0)
+    passed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    retry_flakes: Mapped[int] = mapped_column(Integer, default=0)
+    duration_sum_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "day", "branch", "job"),
+        Index(None, "project_id", "day"),
+    )

@@ -1,0 +1,128 @@
+"""Projects and their API tokens: the operations the CLI and the settings page share."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from dashboard.extensions import db
+from dashboard.models import ApiToken, Project, Run, utcnow
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+TOKEN_PREFIX = "ss_"
+
+
+class ProjectError(ValueError):
+    """A project operation that cannot be done, with a message for people."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly created token: ``secret`` exists only here, never in the database."""
+
+    token: ApiToken
+    secret: str
+
+
+def get_project(slug: str) -> Project:
+    project = db.session.scalar(select(Project).where(Project.slug == slug))
+    if project is None:
+        raise ProjectError(f"no project with slug {slug!r}")
+    return project
+
+
+def list_projects() -> list[Project]:
+    return list(db.session.scalars(select(Project).order_by(Project.slug)))
+
+
+def create_project(slug: str, name: str | None = None, default_branch: str = "main") -> Project:
+    if not SLUG_PATTERN.match(slug):
+        raise ProjectError(
+            f"invalid slug {slug!r}: use lower-case letters, digits and dashes (at most 64)"
+        )
+    if db.session.scalar(select(Project.id).where(Project.slug == slug)) is not None:
+        raise ProjectError(f"a project with slug {slug!r} already exists")
+    project = Project(slug=slug, name=name or slug, default_branch=default_branch)
+    db.session.add(project)
+    db.session.commit()
+    return project
+
+
+def create_token(project: Project, name: str = "") -> IssuedToken:
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        project=project,
+        name=name,
+        token_hash=ApiToken.hash_token(secret),
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+    )
+    db.session.add(token)
+    db.session.commit()
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_tokens(project: Project) -> list[ApiToken]:
+    query = select(ApiToken).where(ApiToken.project_id == project.id).order_by(ApiToken.id)
+    return list(db.session.scalars(query))
+
+
+def revoke_token(project: Project, token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.project_id != project.id:
+        raise ProjectError(f"project {project.slug!r} has no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.commit()
+    return token
+
+
+def find_token(secret: str) -> ApiToken | None:
+    """The token whose hash matches ``secret``, compared in constant time."""
+    wanted = ApiToken.hash_token(secret)
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == wanted))
+    if token is None or not hmac.compare_digest(token.token_hash, wanted):
+        return None
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    project: Project
+    runs: int
+    last_run_at: datetime | None
+
+
+def list_project_summaries() -> list[ProjectSummary]:
+    """Every project with its number of runs and latest run, in one query."""
+    query = (
+        select(Project, func.count(Run.id), func.max(Run.started_at))
+        .outerjoin(Run, Run.project_id == Project.id)
+        .group_by(Project.id)
+        .order_by(Project.slug)
+    )
+    return [
+        ProjectSummary(project, runs, _as_utc(last))
+        for project, runs, last in db.session.execute(query)
+    ]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # Aggregates bypass the column type, so SQLite hands back naive values.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def latest_runs(project: Project, limit: int = 20) -> list[Run]:
+    query = (
+        select(Run)
+        .where(Run.project_id == project.id)
+        .order_by(Run.started_at.desc(), Run.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

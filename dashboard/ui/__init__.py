@@ -1,0 +1,33 @@
+"""Pages: server-rendered screens, each one template with htmx-swappable blocks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard import projects as project_service
+from dashboard.extensions import db
+from dashboard.rendering import render_screen
+
+bp = Blueprint("ui", __name__)
+
+
+@bp.app_context_processor
+def navigation() -> dict:
+    """Every page's project switcher; an error page must render even without a database."""
+    try:
+        return {"nav_projects": project_service.list_projects()}
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"nav_projects": []}
+
+
+@bp.get("/")
+def projects():
+    upload_url = request.host_url + "api/v1/uploads"
+    return render_screen(
+        "projects.html", projects=project_service.list_project_summaries(), upload_url=upload_url
+    )
+
+
+from dashboard.ui import project_pages  # noqa: E402,F401  (registers the project routes)

@@ -1,0 +1,76 @@
+"""The base layout, the projects list and a project's page."""
+
+from __future__ import annotations
+
+from tests.factories import ProjectFactory, RunFactory
+
+
+def test_projects_empty_state_explains_the_two_steps(client, db_session):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.text
+    assert "No projects yet." in page
+    assert "suitescope projects create my-app" in page
+    assert "http://localhost/api/v1/uploads" in page
+
+
+def test_projects_list_links_each_project(client, db_session):
+    project = ProjectFactory(slug="web", name="Web <App>")
+    RunFactory.create_batch(2, project=project)
+    db_session.commit()
+    page = client.get("/").text
+    assert 'href="/p/web"' in page
+    assert "Web &lt;App&gt;" in page
+    assert "<td>2</td>" in page
+
+
+def test_htmx_request_gets_only_the_content_block(client, db_session):
+    full = client.get("/")
+    partial = client.get("/", headers={"HX-Request": "true"})
+    assert "<html" in full.text
+    assert "<html" not in partial.text
+    assert "<h1>Projects</h1>" in partial.text
+    assert full.headers["Vary"] == partial.headers["Vary"] == "HX-Request"
+
+
+def test_history_restore_gets_the_whole_page(client, db_session):
+    response = client.get("/", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in response.text
+
+
+def test_project_page_lists_latest_runs(client, db_session):
+    project = ProjectFactory(slug="web")
+    RunFactory(project=project, branch="feature/<b>", build="b-1")
+    db_session.commit()
+    page = client.get("/p/web").text
+    assert "feature/&lt;b&gt;" in page
+    assert "Latest runs" in page
+
+
+def test_project_page_empty_state(client, db_session):
+    ProjectFactory(slug="web")
+    db_session.commit()
+    assert "No runs yet." in client.get("/p/web").text
+
+
+def test_unknown_project_is_a_404_page(client, db_session):
+    response = client.get("/p/nope")
+    assert response.status_code == 404
+    assert "There is no project called &#39;nope&#39;." in response.text
+
+
+def test_project_switcher_lists_projects(client, db_session):
+    ProjectFactory(slug="alpha", name="Alpha")
+    ProjectFactory(slug="beta", name="Beta")
+    db_session.commit()
+    page = client.get("/p/alpha").text
+    assert 'href="/p/beta"' in page
+    assert 'aria-current="page">Alpha' in page
+
+
+def test_api_lists_projects(client, db_session):
+    ProjectFactory(slug="web", name="Web")
+    db_session.commit()
+    assert client.get("/api/v1/projects").get_json() == {
+        "projects": [{"slug": "web", "name": "Web", "default_branch": "main", "is_demo": False}]
+    }
