@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any
 
 from config import CONFIGS, Config, selected_config_name
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 ConfigLike = str | type[Config] | Config | Mapping[str, Any] | None
 
@@ -35,6 +36,8 @@ def load_config(config: ConfigLike) -> dict[str, Any]:
 
 def create_app(config: ConfigLike = None) -> Flask:
     """Build the Suitescope app (see README, "Configuration")."""
+    from flask import Flask
+
     settings = load_config(config)
     app = Flask(__name__, instance_path=str(settings["INSTANCE_DIR"]))
     app.config.update(settings)

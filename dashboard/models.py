@@ -1,14 +1,17 @@
 """The data model (see ../shared/docs/design.md, "Data model").
 
-Names avoid a ``Test`` prefix, which pytest would try to collect.
+Plain SQLAlchemy, free of Flask, so ``ingest`` can write these tables from
+anywhere; ``dashboard.extensions.db`` shares this metadata. Names avoid a
+``Test`` prefix, which pytest would try to collect.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -17,14 +20,27 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from dashboard.extensions import db
+# A naming convention makes constraint names stable across SQLite and
+# PostgreSQL, so Alembic can compare and alter them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # SQLite has no 64-bit auto-increment through BIGINT, so results use INTEGER there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -58,7 +74,7 @@ def utcnow() -> datetime:
 OUTCOME_CHECK = "outcome IN ('passed', 'failed', 'error', 'skipped')"
 
 
-class Project(db.Model):
+class Project(Base):
     __tablename__ = "project"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -82,7 +98,7 @@ class Project(db.Model):
         return f"<Project {self.slug}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Base):
     """A project's upload/read token; only its SHA-256 is stored."""
 
     __tablename__ = "api_token"
@@ -111,7 +127,7 @@ class ApiToken(db.Model):
         return self.revoked_at is None
 
 
-class User(db.Model):
+class User(Base):
     __tablename__ = "user_account"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -121,7 +137,7 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Run(db.Model):
+class Run(Base):
     """One CI job's results for one build; shards with the same (build, job) merge here."""
 
     __tablename__ = "run"
@@ -165,7 +181,7 @@ class Run(db.Model):
         return self.executed > 0 and (self.failed + self.errors) / self.executed > 0.8
 
 
-class Upload(db.Model):
+class Upload(Base):
     """One file received for a run; the same bytes twice are stored once."""
 
     __tablename__ = "upload"
@@ -180,7 +196,7 @@ class Upload(db.Model):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     cases: Mapped[int] = mapped_column(Integer, default=0)
     wall_seconds: Mapped[float | None] = mapped_column(Float)
-    warnings: Mapped[list] = mapped_column(db.JSON, default=list)
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
 
     run: Mapped[Run] = relationship(back_populates="uploads")
 
@@ -190,7 +206,7 @@ class Upload(db.Model):
     )
 
 
-class Case(db.Model):
+class Case(Base):
     """A test's identity within a project: (file, classname, name)."""
 
     __tablename__ = "case"
@@ -218,7 +234,7 @@ class Case(db.Model):
         return f"{self.classname}::{self.name}" if self.classname else self.name
 
 
-class Result(db.Model):
+class Result(Base):
     """One case in one run."""
 
     __tablename__ = "result"
@@ -245,7 +261,7 @@ class Result(db.Model):
     )
 
 
-class CoverageReport(db.Model):
+class CoverageReport(Base):
     """A run's coverage totals; branch fields are NULL when no format gave branch data."""
 
     __tablename__ = "coverage_report"
@@ -274,7 +290,7 @@ class CoverageReport(db.Model):
         return (self.branches_covered or 0) / self.branches_valid
 
 
-class CoverageFile(db.Model):
+class CoverageFile(Base):
     __tablename__ = "coverage_file"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -290,7 +306,7 @@ class CoverageFile(db.Model):
     __table_args__ = (UniqueConstraint("report_id", "path"),)
 
 
-class Quarantine(db.Model):
+class Quarantine(Base):
     """A person's decision to quarantine a case; CI reads the active ones."""
 
     __tablename__ = "quarantine"
@@ -308,27 +324,3 @@ class Quarantine(db.Model):
     case: Mapped[Case] = relationship()
 
     __table_args__ = (Index(None, "project_id", "case_id"),)
-
-
-class CaseDaily(db.Model):
-    """Rollup: one case's executions per day, branch and job, kept by ingest."""
-
-    __tablename__ = "case_daily"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("project.id", ondelete="CASCADE"))
-    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"))
-    day: Mapped[date] = mapped_column(db.Date)
-    branch: Mapped[str] = mapped_column(String(255), default="")
-    job: Mapped[str] = mapped_column(String(255), default="default")
-    executions: Mapped[int] = mapped_column(Integer, default=0)
-    passed: Mapped[int] = mapped_column(Integer, default=0)
-    failed: Mapped[int] = mapped_column(Integer, default=0)
-    skipped: Mapped[int] = mapped_column(Integer, default=0)
-    retry_flakes: Mapped[int] = mapped_column(Integer, default=0)
-    duration_sum_s: Mapped[float] = mapped_column(Float, default=0.0)
-
-    __table_args__ = (
-        UniqueConstraint("case_id", "day", "branch", "job"),
-        Index(None, "project_id", "day"),
-    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 13:57:50.896906
+Create Date: 2026-11-26 14:02:43.334693
 
 """
 from alembic import op
@@ -100,27 +100,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_run_project_id_commit_sha'), ['project_id', 'commit_sha'], unique=False)
         batch_op.create_index(batch_op.f('ix_run_project_id_started_at'), ['project_id', 'started_at'], unique=False)
 
-    op.create_table('case_daily',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('project_id', sa.Integer(), nullable=False),
-    sa.Column('case_id', sa.Integer(), nullable=False),
-    sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('branch', sa.String(length=255), nullable=False),
-    sa.Column('job', sa.String(length=255), nullable=False),
-    sa.Column('executions', sa.Integer(), nullable=False),
-    sa.Column('passed', sa.Integer(), nullable=False),
-    sa.Column('failed', sa.Integer(), nullable=False),
-    sa.Column('skipped', sa.Integer(), nullable=False),
-    sa.Column('retry_flakes', sa.Integer(), nullable=False),
-    sa.Column('duration_sum_s', sa.Float(), nullable=False),
-    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_case_daily_case_id_case'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_case_daily_project_id_project'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_case_daily')),
-    sa.UniqueConstraint('case_id', 'day', 'branch', 'job', name=op.f('uq_case_daily_case_id_day_branch_job'))
-    )
-    with op.batch_alter_table('case_daily', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_case_daily_project_id_day'), ['project_id', 'day'], unique=False)
-
     op.create_table('coverage_report',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
@@ -215,10 +194,6 @@ def downgrade():
 
     op.drop_table('quarantine')
     op.drop_table('coverage_report')
-    with op.batch_alter_table('case_daily', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_daily_project_id_day'))
-
-    op.drop_table('case_daily')
     with op.batch_alter_table('run', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_run_project_id_started_at'))
         batch_op.drop_index(batch_op.f('ix_run_project_id_commit_sha'))
