@@ -11,19 +11,9 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
 from dashboard import projects as project_service
-
-
-class CliError(click.ClickException):
-    """A clear message on stderr and exit code 2 (bad input)."""
-
-    exit_code = 2
-
-
-def project_or_exit(slug: str):
-    try:
-        return project_service.get_project(slug)
-    except project_service.ProjectError as error:
-        raise CliError(str(error)) from None
+from dashboard.cli_support import CliError, project_or_exit
+from dashboard.commands.ingest import ingest_command
+from dashboard.commands.upload import upload_command
 
 
 @click.group("projects", help="Create and list projects.")
@@ -104,6 +94,8 @@ def tokens_revoke(slug: str, token_id: int) -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(projects_group)
     app.cli.add_command(tokens_group)
+    app.cli.add_command(ingest_command)
+
 
 
 def _create_app_from_env() -> Flask:
@@ -115,6 +107,11 @@ def _create_app_from_env() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_create_app_from_env, add_version_option=False)
 def cli() -> None:
     """Suitescope: test-suite analytics. Set DATABASE_URL to choose the database."""
+
+
+# A plain HTTP client: on the top-level group Flask never builds the app for it,
+# so a CI runner needs no database or configuration.
+cli.add_command(upload_command)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Suitescope's own CLI commands, one module each; ``dashboard.cli`` registers them."""
