@@ -42,6 +42,7 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+
 # SQLite has no 64-bit auto-increment through BIGINT, so results use INTEGER there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -221,6 +222,8 @@ class Case(Base):
     # and, on PostgreSQL, limited in size.
     identity: Mapped[str] = mapped_column(String(64))
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    project: Mapped[Project] = relationship()
 
     __table_args__ = (UniqueConstraint("project_id", "identity"),)
 

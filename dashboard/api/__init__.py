@@ -21,3 +21,6 @@ def project_json(project) -> dict:
 @bp.get("/projects")
 def list_projects():
     return jsonify({"projects": [project_json(p) for p in project_service.list_projects()]})
+
+
+from dashboard.api import uploads  # noqa: E402,F401  (registers the upload route)

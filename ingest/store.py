@@ -1,0 +1,343 @@
+"""Write parsed reports to the database, in bulk, inside the caller's transaction.
+
+Test cases go through a temporary staging table: rows are bulk-loaded into it
+(``COPY`` on PostgreSQL, ``executemany`` on SQLite), then two set-based
+statements upsert the case identities and the results. The same SQL runs on
+both engines, and 100,000 cases never become 100,000 ORM objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from dashboard.models import Case, CoverageFile, CoverageReport, Result, Run, Upload, UtcDateTime
+from ingest.fingerprint import failure_fingerprint
+from ingest.records import ParsedCase, ParsedCoverage, ParsedTestReport
+
+FAILED_OUTCOMES = ("failed", "error")
+
+_staging_metadata = MetaData()
+STAGING = Table(
+    "ingest_staging",
+    _staging_metadata,
+    Column("identity", String(64), primary_key=True),
+    Column("file", String(1000)),
+    Column("classname", String(1000)),
+    Column("name", String(1000)),
+    Column("suite", String(1000)),
+    Column("outcome", String(8)),
+    Column("duration_s", Float),
+    Column("attempts", Integer),
+    Column("retry_flake", Boolean),
+    Column("failure_type", String(200)),
+    Column("message", Text),
+    Column("trace", Text),
+    Column("fingerprint", String(64)),
+    prefixes=["TEMPORARY"],
+)
+STAGING_COLUMNS = [c.name for c in STAGING.columns]
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def upsert(session: Session, table):
+    """``INSERT`` with ``ON CONFLICT`` support for the session's engine."""
+    module = postgresql if dialect_name(session) == "postgresql" else sqlite
+    return module.insert(table)
+
+
+# --- runs -------------------------------------------------------------------
+
+
+def get_or_create_run(
+    session: Session,
+    project_id: int,
+    *,
+    build: str,
+    job: str,
+    started_at: datetime,
+    commit: str | None,
+    branch: str | None,
+    build_url: str | None,
+) -> Run:
+    """The run for (project, build, job), created if new, locked for this transaction.
+
+    Concurrent shards of one build race to insert the same row; ``ON CONFLICT
+    DO NOTHING`` lets exactly one win, and the row lock then serialises their
+    writes so that counts recomputed at the end see every shard.
+    """
+    insert_run = (
+        upsert(session, Run.__table__)
+        .values(
+            project_id=project_id,
+            build=build,
+            job=job,
+            started_at=started_at,
+            commit_sha=commit,
+            branch=branch,
+            build_url=build_url,
+        )
+        .on_conflict_do_nothing(index_elements=["project_id", "build", "job"])
+    )
+    session.execute(insert_run)
+    run = session.scalars(
+        select(Run)
+        .where(Run.project_id == project_id, Run.build == build, Run.job == job)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    run.commit_sha = run.commit_sha or commit
+    run.branch = run.branch or branch
+    run.build_url = run.build_url or build_url
+    run.started_at = min(run.started_at, started_at)
+    return run
+
+
+def record_upload(session: Session, run: Run, **fields) -> bool:
+    """Insert the upload's row; ``False`` when this run already has these exact bytes."""
+    statement = (
+        upsert(session, Upload.__table__)
+        .values(run_id=run.id, **fields)
+        .on_conflict_do_nothing(index_elements=["run_id", "sha256"])
+        .returning(Upload.__table__.c.id)
+    )
+    return session.execute(statement).scalar() is not None
+
+
+def refresh_run_totals(session: Session, run: Run) -> None:
+    """Recount the run from its stored results (shards merged, nothing counted twice)."""
+    rows = session.execute(
+        select(
+            Result.outcome,
+            func.count(),
+            func.sum(case((Result.retry_flake, 1), else_=0)),
+            func.coalesce(func.sum(Result.duration_s), 0.0),
+        )
+        .where(Result.run_id == run.id)
+        .group_by(Result.outcome)
+    ).all()
+    by_outcome = {outcome: count for outcome, count, _, _ in rows}
+    run.passed = by_outcome.get("passed", 0)
+    run.failed = by_outcome.get("failed", 0)
+    run.errors = by_outcome.get("error", 0)
+    run.skipped = by_outcome.get("skipped", 0)
+    run.tests = sum(by_outcome.values())
+    run.retry_flakes = sum(int(flakes or 0) for _, _, flakes, _ in rows)
+    run.case_seconds = float(sum(seconds for _, _, _, seconds in rows))
+
+
+# --- test results -------------------------------------------------------------
+
+
+def staging_rows(cases: Iterable[ParsedCase]) -> Iterator[tuple]:
+    for parsed in cases:
+        failed = parsed.outcome in FAILED_OUTCOMES
+        yield (
+            Case.identity_of(parsed.file, parsed.classname, parsed.name),
+            parsed.file,
+            parsed.classname,
+            parsed.name,
+            parsed.suite,
+            parsed.outcome,
+            max(parsed.duration_s, 0.0),
+            parsed.attempts,
+            parsed.retry_flake,
+            parsed.failure_type,
+            parsed.message,
+            parsed.trace,
+            failure_fingerprint(parsed.failure_type, parsed.message) if failed else None,
+        )
+
+
+def load_staging(session: Session, cases: list[ParsedCase]) -> None:
+    connection = session.connection()
+    STAGING.create(connection)
+    rows = staging_rows(cases)
+    if dialect_name(session) == "postgresql":
+        columns = ", ".join(STAGING_COLUMNS)
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor, cursor.copy(f"COPY ingest_staging ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        placeholders = ", ".join("?" * len(STAGING_COLUMNS))
+        connection.exec_driver_sql(
+            f"INSERT INTO ingest_staging VALUES ({placeholders})", list(rows)
+        )
+
+
+def upsert_cases(session: Session, project_id: int, seen_at: datetime) -> None:
+    """Add identities this project has not seen; keep the earliest first sighting."""
+    staged = select(
+        literal(project_id),
+        STAGING.c.file,
+        STAGING.c.classname,
+        STAGING.c.name,
+        STAGING.c.suite,
+        STAGING.c.identity,
+        literal(seen_at, UtcDateTime()),
+    ).where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
+    cases = Case.__table__
+    statement = upsert(session, cases).from_select(
+        ["project_id", "file", "classname", "name", "suite", "identity", "first_seen_at"], staged
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["project_id", "identity"],
+        set_={"first_seen_at": statement.excluded.first_seen_at},
+        where=statement.excluded.first_seen_at < cases.c.first_seen_at,
+    )
+    session.execute(statement)
+
+
+def upsert_results(session: Session, project_id: int, run_id: int) -> None:
+    """Insert the staged results; a case already in this run (another shard) merges.
+
+    Merging follows the retry rules: any pass wins (and a pass next to a
+    failure is a retry flake), else error over failure over skip; attempts and
+    durations add up.
+    """
+    cases, results = Case.__table__, Result.__table__
+    staged = (
+        select(
+            literal(run_id),
+            cases.c.id,
+            STAGING.c.outcome,
+            STAGING.c.duration_s,
+            STAGING.c.attempts,
+            STAGING.c.retry_flake,
+            STAGING.c.failure_type,
+            STAGING.c.message,
+            STAGING.c.trace,
+            STAGING.c.fingerprint,
+        )
+        .select_from(
+            STAGING.join(
+                cases,
+                and_(cases.c.project_id == project_id, cases.c.identity == STAGING.c.identity),
+            )
+        )
+        .where(true())
+    )
+    columns = ["run_id", "case_id", "outcome", "duration_s", "attempts", "retry_flake"]
+    columns += ["failure_type", "message", "trace", "fingerprint"]
+    statement = upsert(session, results).from_select(columns, staged)
+    new = statement.excluded
+    both = (results.c.outcome, new.outcome)
+    any_pass = or_(*(o == "passed" for o in both))
+    any_fail = or_(*(o.in_(FAILED_OUTCOMES) for o in both))
+    merged_outcome = case(
+        (any_pass, "passed"),
+        (or_(*(o == "error" for o in both)), "error"),
+        (or_(*(o == "failed" for o in both)), "failed"),
+        else_="skipped",
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["run_id", "case_id"],
+        set_={
+            "outcome": merged_outcome,
+            "attempts": results.c.attempts + new.attempts,
+            "duration_s": results.c.duration_s + new.duration_s,
+            "retry_flake": or_(results.c.retry_flake, new.retry_flake, and_(any_pass, any_fail)),
+            "failure_type": func.coalesce(results.c.failure_type, new.failure_type),
+            "message": func.coalesce(results.c.message, new.message),
+            "trace": func.coalesce(results.c.trace, new.trace),
+            "fingerprint": func.coalesce(results.c.fingerprint, new.fingerprint),
+        },
+    )
+    session.execute(statement)
+
+
+def store_test_report(session: Session, run: Run, report: ParsedTestReport) -> None:
+    load_staging(session, report.cases)
+    try:
+        upsert_cases(session, run.project_id, run.started_at)
+        upsert_results(session, run.project_id, run.id)
+    finally:
+        STAGING.drop(session.connection())
+    if report.wall_seconds is not None:
+        run.wall_seconds = max(run.wall_seconds or 0.0, report.wall_seconds)
+
+
+# --- coverage -----------------------------------------------------------------
+
+
+def store_coverage(session: Session, run: Run, report: ParsedCoverage) -> list[str]:
+    """Add a coverage report to the run; returns warnings about merging.
+
+    Shards of one run may each send coverage. Without line-level data the best
+    honest merge is per file: the shard that covered more lines of a file wins.
+    """
+    warnings: list[str] = []
+    session.execute(
+        upsert(session, CoverageReport.__table__)
+        .values(run_id=run.id, format=report.format)
+        .on_conflict_do_nothing(index_elements=["run_id"])
+    )
+    coverage = session.scalars(select(CoverageReport).where(CoverageReport.run_id == run.id)).one()
+    if session.scalar(select(func.count()).where(CoverageFile.report_id == coverage.id)):
+        warnings.append(
+            "this run already had coverage; files present in both were merged "
+            "by keeping the report that covered more of their lines"
+        )
+    rows = [
+        {
+            "report_id": coverage.id,
+            "path": f.path,
+            "lines_valid": f.lines_valid,
+            "lines_covered": f.lines_covered,
+            "branches_valid": f.branches_valid,
+            "branches_covered": f.branches_covered,
+        }
+        for f in report.files
+    ]
+    files = CoverageFile.__table__
+    statement = upsert(session, files)
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=["report_id", "path"],
+        set_={name: getattr(new, name) for name in rows[0] if name not in ("report_id", "path")},
+        where=new.lines_covered > files.c.lines_covered,
+    )
+    session.execute(statement, rows)
+    refresh_coverage_totals(session, coverage)
+    return warnings
+
+
+def refresh_coverage_totals(session: Session, coverage: CoverageReport) -> None:
+    lines_valid, lines_covered, with_branches, branches_valid, branches_covered = session.execute(
+        select(
+            func.coalesce(func.sum(CoverageFile.lines_valid), 0),
+            func.coalesce(func.sum(CoverageFile.lines_covered), 0),
+            func.count(CoverageFile.branches_valid),
+            func.coalesce(func.sum(CoverageFile.branches_valid), 0),
+            func.coalesce(func.sum(CoverageFile.branches_covered), 0),
+        ).where(CoverageFile.report_id == coverage.id)
+    ).one()
+    coverage.lines_valid = int(lines_valid)
+    coverage.lines_covered = int(lines_covered)
+    # No file with branch data means "no branch data", never 0%.
+    coverage.branches_valid = int(branches_valid) if with_branches else None
+    coverage.branches_covered = int(branches_covered) if with_branches else None

@@ -1,0 +1,208 @@
+"""ingest.store: bulk writes of parsed reports, shard merging, coverage totals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from dashboard.models import Case, CoverageFile, CoverageReport, Result, Run
+from ingest import store
+from ingest.records import ParsedCase, ParsedCoverage, ParsedCoverageFile, ParsedTestReport
+from tests.factories import BASE_TIME, CaseFactory, ProjectFactory, RunFactory
+
+
+def make_run(db_session, project, build="b1", job="default", started_at=BASE_TIME) -> Run:
+    return store.get_or_create_run(
+        db_session,
+        project.id,
+        build=build,
+        job=job,
+        started_at=started_at,
+        commit="abc",
+        branch="main",
+        build_url=None,
+    )
+
+
+def report(*cases: ParsedCase, wall: float | None = None) -> ParsedTestReport:
+    return ParsedTestReport(cases=list(cases), wall_seconds=wall)
+
+
+def results_by_name(db_session, run: Run) -> dict[str, Result]:
+    rows = db_session.execute(
+        select(Case.name, Result).join(Result.case).where(Result.run_id == run.id)
+    ).all()
+    return {name: result for name, result in rows}
+
+
+def test_a_report_stores_cases_results_and_totals(db_session):
+    project = ProjectFactory()
+    run = make_run(db_session, project)
+    store.store_test_report(
+        db_session,
+        run,
+        report(
+            ParsedCase("test_ok", "pkg.mod", "pkg/mod.py", duration_s=0.5),
+            ParsedCase(
+                "test_bad",
+                "pkg.mod",
+                "pkg/mod.py",
+                outcome="failed",
+                failure_type="AssertionError",
+                message="assert 41 == 42",
+            ),
+            ParsedCase("test_skip", "pkg.mod", "pkg/mod.py", outcome="skipped"),
+            ParsedCase("test_retry", "pkg.mod", "pkg/mod.py", attempts=3, retry_flake=True),
+            wall=4.0,
+        ),
+    )
+    store.refresh_run_totals(db_session, run)
+    assert (run.tests, run.passed, run.failed, run.errors, run.skipped) == (4, 2, 1, 0, 1)
+    assert run.retry_flakes == 1
+    assert run.wall_seconds == 4.0
+    assert run.case_seconds == pytest.approx(0.5)
+    stored = results_by_name(db_session, run)
+    assert stored["test_bad"].fingerprint is not None
+    assert stored["test_ok"].fingerprint is None
+    assert stored["test_retry"].attempts == 3
+
+
+def test_known_cases_are_reused_and_keep_their_first_sighting(db_session):
+    project = ProjectFactory()
+    known = CaseFactory(
+        project=project,
+        file="a.py",
+        classname="a",
+        name="test_x",
+        first_seen_at=BASE_TIME - timedelta(days=3),
+    )
+    later = make_run(db_session, project, build="b2", started_at=BASE_TIME)
+    store.store_test_report(db_session, later, report(ParsedCase("test_x", "a", "a.py")))
+    assert db_session.scalar(select(func.count()).select_from(Case)) == 1
+    earlier = make_run(db_session, project, build="b0", started_at=BASE_TIME - timedelta(days=9))
+    store.store_test_report(db_session, earlier, report(ParsedCase("test_x", "a", "a.py")))
+    db_session.refresh(known)
+    assert known.first_seen_at == BASE_TIME - timedelta(days=9)
+
+
+def test_the_same_identity_in_another_project_is_another_case(db_session):
+    first, second = ProjectFactory(), ProjectFactory()
+    for project in (first, second):
+        store.store_test_report(
+            db_session, make_run(db_session, project), report(ParsedCase("test_x", "a", "a.py"))
+        )
+    assert db_session.scalar(select(func.count()).select_from(Case)) == 2
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "outcome", "retry_flake"),
+    [
+        ("failed", "passed", "passed", True),
+        ("passed", "error", "passed", True),
+        ("failed", "error", "error", False),
+        ("skipped", "failed", "failed", False),
+        ("skipped", "skipped", "skipped", False),
+        ("passed", "skipped", "passed", False),
+    ],
+)
+def test_shards_reporting_the_same_case_merge(db_session, first, second, outcome, retry_flake):
+    project = ProjectFactory()
+    run = make_run(db_session, project)
+    for result in (first, second):
+        store.store_test_report(
+            db_session, run, report(ParsedCase("test_x", "a", "a.py", outcome=result, duration_s=1))
+        )
+    store.refresh_run_totals(db_session, run)
+    merged = results_by_name(db_session, run)["test_x"]
+    assert (merged.outcome, merged.retry_flake, merged.attempts) == (outcome, retry_flake, 2)
+    assert merged.duration_s == 2
+    assert run.tests == 1
+
+
+def test_get_or_create_run_merges_shards_and_keeps_the_earliest_start(db_session):
+    project = ProjectFactory()
+    first = make_run(db_session, project, started_at=BASE_TIME)
+    again = store.get_or_create_run(
+        db_session,
+        project.id,
+        build="b1",
+        job="default",
+        started_at=BASE_TIME - timedelta(minutes=5),
+        commit=None,
+        branch=None,
+        build_url="https://ci.example.org/1",
+    )
+    assert again.id == first.id
+    assert again.started_at == BASE_TIME - timedelta(minutes=5)
+    assert again.commit_sha == "abc"
+    assert again.build_url == "https://ci.example.org/1"
+    other_job = make_run(db_session, project, job="py3.12")
+    assert other_job.id != first.id
+
+
+def test_the_same_bytes_are_recorded_once_per_run(db_session):
+    run = make_run(db_session, ProjectFactory())
+    fields = dict(
+        filename="junit.xml",
+        kind="tests",
+        format="junit",
+        size_bytes=10,
+        sha256="f" * 64,
+        cases=1,
+        wall_seconds=None,
+        warnings=[],
+    )
+    assert store.record_upload(db_session, run, **fields) is True
+    assert store.record_upload(db_session, run, **fields) is False
+    other_run = make_run(db_session, run.project, build="b2")
+    assert store.record_upload(db_session, other_run, **fields) is True
+
+
+def coverage(*files: ParsedCoverageFile) -> ParsedCoverage:
+    return ParsedCoverage(format="cobertura", files=list(files))
+
+
+def test_coverage_totals_and_missing_branch_data(db_session):
+    run = RunFactory()
+    warnings = store.store_coverage(
+        db_session,
+        run,
+        coverage(ParsedCoverageFile("a.py", 10, 5, 4, 1), ParsedCoverageFile("b.py", 10, 10)),
+    )
+    assert warnings == []
+    report_row = db_session.scalars(select(CoverageReport)).one()
+    assert (report_row.lines_valid, report_row.lines_covered) == (20, 15)
+    assert (report_row.branches_valid, report_row.branches_covered) == (4, 1)
+    assert report_row.branch_rate == 0.25
+
+
+def test_coverage_without_any_branch_data_says_so(db_session):
+    run = RunFactory()
+    store.store_coverage(db_session, run, coverage(ParsedCoverageFile("a.go", 10, 5)))
+    report_row = db_session.scalars(select(CoverageReport)).one()
+    assert report_row.branches_valid is None
+    assert report_row.branch_rate is None
+    assert report_row.line_rate == 0.5
+
+
+def test_coverage_shards_merge_per_file(db_session):
+    run = RunFactory()
+    store.store_coverage(
+        db_session,
+        run,
+        coverage(ParsedCoverageFile("a.py", 10, 5, 2, 1), ParsedCoverageFile("b.py", 4, 4, 0, 0)),
+    )
+    warnings = store.store_coverage(
+        db_session,
+        run,
+        coverage(ParsedCoverageFile("a.py", 10, 8, 2, 2), ParsedCoverageFile("c.py", 6, 0, 2, 0)),
+    )
+    assert "merged" in warnings[0]
+    files = {f.path: f for f in db_session.scalars(select(CoverageFile))}
+    assert set(files) == {"a.py", "b.py", "c.py"}
+    assert (files["a.py"].lines_covered, files["a.py"].branches_covered) == (8, 2)
+    report_row = db_session.scalars(select(CoverageReport)).one()
+    assert (report_row.lines_valid, report_row.lines_covered) == (20, 12)
+    assert (report_row.branches_valid, report_row.branches_covered) == (4, 2)
