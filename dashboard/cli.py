@@ -97,7 +97,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(ingest_command)
 
 
-
 def _create_app_from_env() -> Flask:
     from dashboard import create_app
 

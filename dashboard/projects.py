@@ -6,7 +6,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -126,3 +126,24 @@ def latest_runs(project: Project, limit: int = 20) -> list[Run]:
         .limit(limit)
     )
     return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class FilterOptions:
+    """The branches and jobs a project's filters offer."""
+
+    branches: list[str]
+    jobs: list[str]
+
+
+def filter_options(project: Project, days: int = 90) -> FilterOptions:
+    """Branches and jobs seen in the last ``days`` (default branch first)."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    rows = db.session.execute(
+        select(Run.branch, Run.job)
+        .where(Run.project_id == project.id, Run.started_at >= since)
+        .distinct()
+    ).all()
+    branches = sorted({b for b, _ in rows if b}, key=lambda b: (b != project.default_branch, b))
+    jobs = sorted({j for _, j in rows if j})
+    return FilterOptions(branches=branches, jobs=jobs)

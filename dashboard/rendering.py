@@ -11,6 +11,7 @@ from flask import current_app, make_response, render_template, request
 from flask.wrappers import Response
 
 PARTIAL_BLOCK = "content"
+PROJECT_SCREEN_BLOCK = "screen"
 
 
 def is_htmx() -> bool:
@@ -29,10 +30,19 @@ def render_block(template_name: str, block_name: str, **context) -> str:
 
 
 def render_screen(template_name: str, *, block: str = PARTIAL_BLOCK, **context) -> Response:
+    """The whole page, or for htmx only ``block`` (the region it swaps)."""
     if is_htmx():
         body = render_block(template_name, block, **context)
+        if block == PROJECT_SCREEN_BLOCK:
+            # project_base.html wraps this block in the element htmx targets.
+            body = f'<section id="screen">{body}</section>'
     else:
         body = render_template(template_name, **context)
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
+
+
+def render_project_screen(template_name: str, **context) -> Response:
+    """A screen of one project (templates extending ``project_base.html``)."""
+    return render_screen(template_name, block=PROJECT_SCREEN_BLOCK, **context)

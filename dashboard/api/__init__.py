@@ -20,7 +20,43 @@ def project_json(project) -> dict:
 
 @bp.get("/projects")
 def list_projects():
+    """Every project (with a project token in private mode: that token's project)."""
     return jsonify({"projects": [project_json(p) for p in project_service.list_projects()]})
 
 
-from dashboard.api import uploads  # noqa: E402,F401  (registers the upload route)
+from dashboard.api import openapi, uploads  # noqa: E402,F401  (registers their routes)
+
+openapi.describe(
+    "/projects",
+    "get",
+    {
+        "summary": "List projects",
+        "responses": {
+            "200": openapi.json_response(
+                {
+                    "type": "object",
+                    "required": ["projects"],
+                    "properties": {
+                        "projects": {
+                            "type": "array",
+                            "items": openapi.schema(
+                                "Project",
+                                {
+                                    "type": "object",
+                                    "required": ["slug", "name", "default_branch", "is_demo"],
+                                    "properties": {
+                                        "slug": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "default_branch": {"type": "string"},
+                                        "is_demo": {"type": "boolean"},
+                                    },
+                                },
+                            ),
+                        }
+                    },
+                }
+            ),
+            **openapi.error_responses(401),
+        },
+    },
+)

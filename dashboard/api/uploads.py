@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-from dashboard.api import bp
+from dashboard.api import bp, openapi
 from dashboard.auth import require_token
 from dashboard.extensions import db
 from dashboard.models import utcnow
@@ -71,3 +71,97 @@ def create_upload():
     )
     body = outcome.to_json(run_url(token.project.slug, outcome.run_id))
     return jsonify(body), 200 if outcome.duplicate else 201
+
+
+UPLOAD_FIELDS = {
+    "commit": {"type": "string", "maxLength": 64},
+    "branch": {"type": "string", "maxLength": 255},
+    "build": {"type": "string", "maxLength": 255},
+    "job": {"type": "string", "maxLength": 255},
+    "build_url": {"type": "string", "format": "uri", "maxLength": 2000},
+    "started_at": {"type": "string", "format": "date-time"},
+}
+
+openapi.describe(
+    "/uploads",
+    "post",
+    {
+        "summary": "Upload test and coverage reports for one run",
+        "security": [{"bearer": []}],
+        "parameters": [
+            openapi.query_parameter(name, spec, "for a raw body")
+            for name, spec in UPLOAD_FIELDS.items()
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            },
+                            **UPLOAD_FIELDS,
+                        },
+                    }
+                },
+                "application/xml": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "object"}},
+                "text/plain": {"schema": {"type": "string"}},
+                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        "responses": {
+            "201": openapi.json_response(
+                openapi.schema(
+                    "UploadReply",
+                    {
+                        "type": "object",
+                        "required": [
+                            "run_id",
+                            "run_url",
+                            "duplicate",
+                            "counts",
+                            "coverage",
+                            "files",
+                        ],
+                        "properties": {
+                            "run_id": {"type": "integer"},
+                            "run_url": {"type": "string"},
+                            "duplicate": {"type": "boolean"},
+                            "counts": {
+                                "type": "object",
+                                "properties": {
+                                    k: {"type": "integer"}
+                                    for k in (
+                                        "tests",
+                                        "passed",
+                                        "failed",
+                                        "errors",
+                                        "skipped",
+                                        "retry_flakes",
+                                    )
+                                },
+                            },
+                            "coverage": {
+                                "type": "object",
+                                "nullable": True,
+                                "properties": {
+                                    "line_rate": {"type": "number", "nullable": True},
+                                    "branch_rate": {"type": "number", "nullable": True},
+                                },
+                            },
+                            "files": {"type": "array", "items": {"type": "object"}},
+                        },
+                    },
+                ),
+                "stored",
+            ),
+            "200": openapi.json_response({"$ref": "#/components/schemas/UploadReply"}, "duplicate"),
+            **openapi.error_responses(400, 401, 403, 413, 415, 422),
+        },
+    },
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import projects as project_service
@@ -10,6 +10,12 @@ from dashboard.extensions import db
 from dashboard.rendering import render_screen
 
 bp = Blueprint("ui", __name__)
+
+
+@bp.app_context_processor
+def endpoints() -> dict:
+    """Lets layouts link only to screens that exist."""
+    return {"has_endpoint": lambda name: name in current_app.view_functions}
 
 
 @bp.app_context_processor

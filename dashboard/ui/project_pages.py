@@ -6,21 +6,17 @@ from flask import abort
 
 from dashboard import projects as project_service
 from dashboard import runs
-from dashboard.rendering import render_screen
+from dashboard.rendering import render_project_screen
 from dashboard.ui import bp
-
-
-def project_or_404(slug: str):
-    try:
-        return project_service.get_project(slug)
-    except project_service.ProjectError:
-        abort(404, f"There is no project called {slug!r}.")
+from dashboard.ui.common import project_or_404
 
 
 @bp.get("/p/<slug>")
 def project_overview(slug: str):
     project = project_or_404(slug)
-    return render_screen("project.html", project=project, runs=project_service.latest_runs(project))
+    return render_project_screen(
+        "project.html", project=project, runs=project_service.latest_runs(project)
+    )
 
 
 @bp.get("/p/<slug>/runs/<int:run_id>")
@@ -29,4 +25,4 @@ def run_detail(slug: str, run_id: int):
     run = runs.get_run(project, run_id)
     if run is None:
         abort(404, f"Project {slug!r} has no run {run_id}.")
-    return render_screen("run.html", project=project, detail=runs.run_detail(run))
+    return render_project_screen("run.html", project=project, detail=runs.run_detail(run))

@@ -1,0 +1,96 @@
+"""The OpenAPI document at ``/api/v1/openapi.json``, assembled from each API module.
+
+Every endpoint module describes its own paths with ``describe(...)`` next to its
+view, so the document cannot drift from the code it sits beside.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from dashboard.api import bp
+
+PATHS: dict[str, dict] = {}
+SCHEMAS: dict[str, dict] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "filename": {"type": "string"},
+                    "line": {"type": "integer"},
+                    "column": {"type": "integer"},
+                },
+            }
+        },
+    },
+}
+
+SLUG_PARAMETER = {
+    "name": "slug",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+}
+
+
+def query_parameter(name: str, schema: dict, description: str = "") -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+FILTER_PARAMETERS = [
+    query_parameter("window", {"type": "integer", "enum": [7, 14, 30, 90]}, "days"),
+    query_parameter("branch", {"type": "string"}),
+    query_parameter("job", {"type": "string"}),
+]
+
+
+def error_responses(*statuses: int) -> dict:
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {str(status): {"description": "error", **ref} for status in statuses}
+
+
+def json_response(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def describe(path: str, method: str, operation: dict) -> None:
+    """Register one operation under ``/api/v1`` + ``path``."""
+    PATHS.setdefault(f"/api/v1{path}", {})[method.lower()] = operation
+
+
+def schema(name: str, definition: dict) -> dict:
+    """Register a named schema; returns a ``$ref`` to it."""
+    SCHEMAS[name] = definition
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(
+        {
+            "openapi": "3.0.3",
+            "info": {
+                "title": "Suitescope API",
+                "version": "1",
+                "description": "Upload test and coverage reports; read flakiness, "
+                "durations, coverage and runs.",
+            },
+            "components": {
+                "schemas": SCHEMAS,
+                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            },
+            "paths": PATHS,
+        }
+    )
