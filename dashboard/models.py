@@ -228,9 +228,11 @@ class Case(Base):
     __table_args__ = (UniqueConstraint("project_id", "identity"),)
 
     @staticmethod
-    def identity_of(file: str, classname: str, name: str) -> str:
-        joined = "\x1f".join((file, classname, name))
-        return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+    def identity_of(file: str, classname: str, name: str, suite: str = "") -> str:
+        """The identity key: (file, classname, name); the suite stands in for an
+        empty classname, so same-named tests of different suites stay apart."""
+        parts = (file, classname, name) if classname else (file, "", name, suite)
+        return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
     @property
     def display_name(self) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.models import CoverageReport, Run
 from ingest import store
+from ingest.detect import decompress, detect_and_parse
 from ingest.errors import EmptyReport, IngestError
 from ingest.records import ParsedReport, ParsedTestReport
 
@@ -119,15 +120,21 @@ class PreparedFile:
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DECOMPRESSION_FACTOR = 10
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def prepare_file(incoming: IncomingFile, max_bytes: int = DEFAULT_MAX_BYTES) -> PreparedFile:
-    """Decompress, digest and parse one file; errors name the file."""
-    from ingest.detect import decompress, detect_and_parse  # TEMP: until detect lands
+    """Decompress, digest and parse one file; errors name the file.
 
+    The digest is of the decompressed content, so a report sent once plain and
+    once gzipped is recognised as the same file.
+    """
+    limit = max_bytes * DECOMPRESSION_FACTOR
     try:
-        data = decompress(incoming.data, limit_bytes=max_bytes * DECOMPRESSION_FACTOR)
-        report = detect_and_parse(data, incoming.name)
+        data = (
+            decompress(incoming.data, limit) if incoming.data[:2] == GZIP_MAGIC else incoming.data
+        )
+        report = detect_and_parse(data, incoming.name, limit_bytes=limit)
     except IngestError as error:
         raise error.with_filename(incoming.name) from None
     return PreparedFile(

@@ -156,7 +156,7 @@ def staging_rows(cases: Iterable[ParsedCase]) -> Iterator[tuple]:
     for parsed in cases:
         failed = parsed.outcome in FAILED_OUTCOMES
         yield (
-            Case.identity_of(parsed.file, parsed.classname, parsed.name),
+            Case.identity_of(parsed.file, parsed.classname, parsed.name, parsed.suite),
             parsed.file,
             parsed.classname,
             parsed.name,

@@ -86,7 +86,8 @@ class CaseFactory(BaseFactory):
     file = "tests/test_example.py"
     classname = "tests.test_example"
     name = factory.Sequence(lambda n: f"test_case_{n}")
-    identity = factory.LazyAttribute(lambda o: Case.identity_of(o.file, o.classname, o.name))
+    suite = ""
+    identity = factory.LazyAttribute(lambda o: Case.identity_of(o.file, o.classname, o.name, o.suite))
 
 
 class ResultFactory(BaseFactory):
@@ -145,3 +146,84 @@ class QuarantineFactory(BaseFactory):
     project = factory.SelfAttribute("case.project")
     reason = "flaky on CI"
     created_by = "admin"
+
+
+HISTORY_TRAITS = {
+    "P": {},
+    "F": {"failing": True},
+    "E": {"failing": True, "outcome": "error"},
+    "S": {"skipped": True},
+    "R": {"flaky": True},
+}
+
+
+def result_history(
+    case: Case,
+    outcomes: str,
+    *,
+    start: datetime = BASE_TIME,
+    step: timedelta = timedelta(hours=1),
+    **run_fields,
+) -> list[Result]:
+    """One run and one result of ``case`` per letter of ``outcomes``, ``step`` apart.
+
+    P passed, F failed, E error, S skipped, R passed after a failed attempt (a
+    retry flake). ``run_fields`` go to every run (branch, job, commit_sha, ...).
+    """
+    results = []
+    for index, letter in enumerate(outcomes):
+        run = RunFactory(project=case.project, started_at=start + index * step, **run_fields)
+        results.append(ResultFactory(run=run, case=case, **HISTORY_TRAITS[letter]))
+    return results
+
+
+# Lines valid, lines covered, branches valid, branches covered (None: no branch data).
+FileCounts = tuple[int, int, int | None, int | None]
+
+
+def coverage_run(project: Project, files: dict[str, FileCounts], **run_fields) -> Run:
+    """A run with a coverage report whose totals add up its files, as ingest stores
+    them (branch totals NULL when no file has branch data). ``run_fields`` go to the run."""
+    run = RunFactory(project=project, **run_fields)
+    with_branches = [c for c in files.values() if c[2] is not None]
+    report = CoverageReportFactory(
+        run=run,
+        lines_valid=sum(c[0] for c in files.values()),
+        lines_covered=sum(c[1] for c in files.values()),
+        branches_valid=sum(c[2] for c in with_branches) if with_branches else None,
+        branches_covered=sum(c[3] or 0 for c in with_branches) if with_branches else None,
+    )
+    for path, (lines_valid, lines_covered, branches_valid, branches_covered) in files.items():
+        CoverageFileFactory(
+            report=report,
+            path=path,
+            lines_valid=lines_valid,
+            lines_covered=lines_covered,
+            branches_valid=branches_valid,
+            branches_covered=branches_covered,
+        )
+    return run
+
+
+def user_with_password(password: str, **fields) -> User:
+    """A user who signs in with ``password``.
+
+    Hashed with few PBKDF2 rounds rather than the production scrypt (~0.1 s per
+    hash), so tests that sign in stay fast; the check accepts either method.
+    """
+    from werkzeug.security import generate_password_hash
+
+    return UserFactory(
+        password_hash=generate_password_hash(password, method="pbkdf2:sha256:1000"), **fields
+    )
+
+
+def recount(*runs: Run) -> None:
+    """Set runs' summary counts from their results, as ingest does (factories
+    leave them at 0, and the runs list and infrastructure rule read them)."""
+    from ingest.store import refresh_run_totals
+
+    db.session.flush()
+    for run in runs:
+        refresh_run_totals(db.session, run)
+    db.session.flush()

@@ -34,7 +34,7 @@ def results_by_name(db_session, run: Run) -> dict[str, Result]:
     rows = db_session.execute(
         select(Case.name, Result).join(Result.case).where(Result.run_id == run.id)
     ).all()
-    return {name: result for name, result in rows}
+    return dict(rows)
 
 
 def test_a_report_stores_cases_results_and_totals(db_session):
@@ -144,16 +144,16 @@ def test_get_or_create_run_merges_shards_and_keeps_the_earliest_start(db_session
 
 def test_the_same_bytes_are_recorded_once_per_run(db_session):
     run = make_run(db_session, ProjectFactory())
-    fields = dict(
-        filename="junit.xml",
-        kind="tests",
-        format="junit",
-        size_bytes=10,
-        sha256="f" * 64,
-        cases=1,
-        wall_seconds=None,
-        warnings=[],
-    )
+    fields = {
+        "filename": "junit.xml",
+        "kind": "tests",
+        "format": "junit",
+        "size_bytes": 10,
+        "sha256": "f" * 64,
+        "cases": 1,
+        "wall_seconds": None,
+        "warnings": [],
+    }
     assert store.record_upload(db_session, run, **fields) is True
     assert store.record_upload(db_session, run, **fields) is False
     other_run = make_run(db_session, run.project, build="b2")
