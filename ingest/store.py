@@ -41,7 +41,9 @@ _staging_metadata = MetaData()
 STAGING = Table(
     "ingest_staging",
     _staging_metadata,
-    Column("identity", String(64), primary_key=True),
+    # No key or index: the table is written once and read by one join, and an
+    # index would cost more to build than it saves.
+    Column("identity", String(64)),
     Column("file", String(1000)),
     Column("classname", String(1000)),
     Column("name", String(1000)),
@@ -182,11 +184,15 @@ def load_staging(session: Session, cases: list[ParsedCase]) -> None:
         with cursor, cursor.copy(f"COPY ingest_staging ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        # A fresh temporary table has no statistics; without them the planner
+        # may pick a nested-loop join over 100,000 rows.
+        connection.exec_driver_sql("ANALYZE ingest_staging")
     else:
         placeholders = ", ".join("?" * len(STAGING_COLUMNS))
-        connection.exec_driver_sql(
-            f"INSERT INTO ingest_staging VALUES ({placeholders})", list(rows)
-        )
+        # sqlite3 consumes the generator row by row: no second copy of the report.
+        cursor = connection.connection.driver_connection.cursor()
+        cursor.executemany(f"INSERT INTO ingest_staging VALUES ({placeholders})", rows)
+        cursor.close()
 
 
 def upsert_cases(session: Session, project_id: int, seen_at: datetime) -> None:

@@ -141,8 +141,6 @@ def upgrade():
     sa.Column('trace', sa.Text(), nullable=True),
     sa.Column('fingerprint', sa.String(length=64), nullable=True),
     sa.CheckConstraint("outcome IN ('passed', 'failed', 'error', 'skipped')", name=op.f('ck_result_outcome')),
-    sa.ForeignKeyConstraint(['case_id'], ['case.id'], name=op.f('fk_result_case_id_case'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['run_id'], ['run.id'], name=op.f('fk_result_run_id_run'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_result')),
     sa.UniqueConstraint('run_id', 'case_id', name=op.f('uq_result_run_id_case_id'))
     )
