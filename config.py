@@ -82,7 +82,6 @@ class Config:
         self.SUITESCOPE_PRIVATE = _env_bool(env, "SUITESCOPE_PRIVATE", False)
         self.SUITESCOPE_DEMO = _env_bool(env, "SUITESCOPE_DEMO", True)
         self.SUITESCOPE_BASE_URL = env.get("SUITESCOPE_BASE_URL", "").rstrip("/")
-        self.SUITESCOPE_RATELIMIT_STORAGE = env.get("SUITESCOPE_RATELIMIT_STORAGE", "memory://")
 
     def default_secret_key(self) -> str:
         return development_secret_key(self.INSTANCE_DIR)

@@ -44,7 +44,7 @@ def create_app(config: ConfigLike = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
 
-    from dashboard import database, errors, security
+    from dashboard import access, database, errors, security
     from dashboard.api import bp as api_bp
     from dashboard.cli import register_commands
     from dashboard.extensions import csrf, db, migrate
@@ -65,5 +65,6 @@ def create_app(config: ConfigLike = None) -> Flask:
     csrf.exempt(api_bp)
     errors.register(app)
     security.register(app)
+    access.register(app)
     register_commands(app)
     return app
