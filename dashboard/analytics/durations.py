@@ -1,0 +1,450 @@
+"""Durations: slowest tests, regressions, suite wall time, parallelism estimate.
+
+The definitions of design.md ("Duration", "regression", "Parallelism estimate"),
+with the choices it leaves open made here, once:
+
+* A **sample** is one executed result: skipped executions count for nothing.
+  Runs that are infrastructure failures (more than 80% of executed cases
+  failed) are left out of every figure here: when the environment breaks, tests
+  fail at once or hang until a timeout, so their times measure the outage, not
+  the tests.
+* **Percentiles** interpolate linearly between the closest ranks (NumPy's
+  default, PostgreSQL's ``percentile_cont``); the median is the 50th.
+* A **regression** compares the last 7 days before ``scope.until`` with the 21
+  days before those, whatever the window, within the branch and job filters.
+  A baseline median of 0 (the reporter gave no time) has no percentage to grow
+  by, so it is never reported.
+* The **first slow run** of a regression is the change point of its 28-day
+  history: each execution at or above the slow threshold (the smallest duration
+  that would itself count as a regression) scores +1 and each one below scores
+  -1; the run that starts the suffix with the highest score, earliest on ties,
+  is where the slowdown began. A lone spike before the change does not count,
+  nor does one fast execution after it.
+* The **parallelism estimate** uses the latest run in the scope with timed
+  executions, sums durations per test file (the classname when a report gives
+  no file) and schedules the files longest first onto N workers; the estimate
+  is the busiest worker's total. Setup outside the test cases is not counted.
+
+Every query starts from the runs of the scope (``project_id, started_at`` and
+``project_id, branch, job, started_at`` indexes). Exact medians need every
+sample, so a cheap SQL aggregate first narrows the cases and only the
+candidates' samples are fetched; a rollup can later replace the private query
+functions without changing the public ones.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from dashboard.analytics.scope import Scope, not_infrastructure_failure
+from dashboard.extensions import db
+from dashboard.models import Case, Result, Run
+
+RECENT_DAYS = 7
+BASELINE_DAYS = 21
+MIN_SAMPLES = 5
+WORKER_COUNTS = (1, 2, 4, 8)
+# The slowest list ranks by mean in SQL and keeps this many times ``limit``
+# candidates, whose exact medians then decide the order.
+CANDIDATE_FACTOR = 2
+# Durations come from reports with at most microsecond precision; comparisons at
+# a threshold allow for the float error of computing it (0.4 * 1.25 and so on).
+EPSILON = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class SlowTest:
+    case_id: int
+    file: str
+    classname: str
+    name: str
+    median_s: float
+    p95_s: float
+    executions: int
+    trend: list[float]  # median of each day with samples, oldest first
+
+    @property
+    def display_name(self) -> str:
+        return _display_name(self.classname, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Regression:
+    case_id: int
+    file: str
+    classname: str
+    name: str
+    baseline_median_s: float
+    recent_median_s: float
+    change_pct: float
+    first_slow_run_id: int
+
+    @property
+    def display_name(self) -> str:
+        return _display_name(self.classname, self.name)
+
+    @property
+    def added_s(self) -> float:
+        return self.recent_median_s - self.baseline_median_s
+
+
+@dataclass(frozen=True, slots=True)
+class WallTimePoint:
+    run_id: int
+    started_at: datetime
+    job: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class DurationPoint:
+    """One execution of one case, for its duration chart."""
+
+    run_id: int
+    started_at: datetime
+    job: str
+    branch: str | None
+    outcome: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RegressionPeriods:
+    """The two periods a regression compares, both ending before ``until``."""
+
+    baseline_since: datetime
+    recent_since: datetime
+    until: datetime
+
+    @classmethod
+    def of(cls, scope: Scope) -> RegressionPeriods:
+        recent_since = scope.until - timedelta(days=RECENT_DAYS)
+        return cls(recent_since - timedelta(days=BASELINE_DAYS), recent_since, scope.until)
+
+
+# --- Pure helpers -------------------------------------------------------------
+
+
+def percentile(values: Iterable[float], pct: float) -> float:
+    """The ``pct``-th percentile (0-100), interpolating linearly between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    if not 0 <= pct <= 100:
+        raise ValueError(f"percentile must be between 0 and 100, not {pct}")
+    position = (len(ordered) - 1) * pct / 100
+    lower = math.floor(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def median(values: Iterable[float]) -> float:
+    return percentile(values, 50)
+
+
+def lpt_makespan(file_seconds: Iterable[float] | Mapping[str, float], workers: int) -> float:
+    """Wall time of ``workers`` running the files longest first, each file on the
+    worker with the least work so far (Graham's LPT rule): the busiest worker's total."""
+    if workers < 1:
+        raise ValueError("at least one worker is needed")
+    if isinstance(file_seconds, Mapping):
+        file_seconds = file_seconds.values()
+    loads = [0.0] * workers
+    for seconds in sorted(file_seconds, reverse=True):
+        heapq.heapreplace(loads, loads[0] + seconds)
+    return max(loads)
+
+
+def slow_threshold(baseline_s: float, regression_pct: float, regression_min_ms: float) -> float:
+    """The smallest recent median that counts as a regression from ``baseline_s``."""
+    return max(baseline_s * (1 + regression_pct / 100), baseline_s + regression_min_ms / 1000)
+
+
+def is_regression(
+    baseline_s: float, recent_s: float, regression_pct: float, regression_min_ms: float
+) -> bool:
+    if baseline_s <= 0:
+        return False
+    threshold = slow_threshold(baseline_s, regression_pct, regression_min_ms)
+    return recent_s >= threshold - EPSILON
+
+
+def change_point(durations: Sequence[float], threshold: float) -> int:
+    """Index where a run of slow executions (``>= threshold``) begins: the start of
+    the suffix scoring highest with slow +1 and fast -1, earliest on ties.
+
+    Needs at least one slow execution (a regression always has some)."""
+    best_score, best_index, score = -math.inf, None, 0
+    for index in range(len(durations) - 1, -1, -1):
+        slow = durations[index] >= threshold - EPSILON
+        score += 1 if slow else -1
+        # Going backwards, ">=" lets an earlier start win a tie.
+        if slow and score >= best_score:
+            best_score, best_index = score, index
+    if best_index is None:
+        raise ValueError("no execution reaches the threshold")
+    return best_index
+
+
+def _display_name(classname: str, name: str) -> str:
+    return f"{classname}::{name}" if classname else name
+
+
+# --- Public queries -----------------------------------------------------------
+
+
+def run_count(scope: Scope) -> int:
+    """Runs in the scope (all of them: the "no runs" empty state depends on it)."""
+    return db.session.scalar(select(func.count(Run.id)).where(*scope.run_conditions())) or 0
+
+
+def slowest_tests(scope: Scope, limit: int = 50) -> list[SlowTest]:
+    """The ``limit`` cases with the highest median duration in the scope."""
+    cases = _highest_mean_cases(scope, limit * CANDIDATE_FACTOR)
+    if not cases:
+        return []
+    samples = _samples_by_case(scope, [c.id for c in cases])
+    slow = [_slow_test(c, samples[c.id]) for c in cases if samples[c.id]]
+    slow.sort(key=lambda t: (-t.median_s, -t.p95_s, t.case_id))
+    return slow[:limit]
+
+
+def regressions(scope: Scope) -> list[Regression]:
+    """Cases whose median of the last 7 days is at least the project's percentage
+    and milliseconds above the median of the 21 days before, with at least 5
+    samples in each; the most seconds added first."""
+    periods = RegressionPeriods.of(scope)
+    history_scope = replace(scope, since=periods.baseline_since, until=periods.until)
+    cases = _regression_candidates(history_scope, periods)
+    if not cases:
+        return []
+    histories = _histories_by_case(history_scope, [c.id for c in cases])
+    thresholds = (scope.project.regression_pct, scope.project.regression_min_ms)
+    found = [_regression(c, histories[c.id], periods, *thresholds) for c in cases]
+    regressed = [r for r in found if r is not None]
+    regressed.sort(key=lambda r: (-r.added_s, -r.change_pct, r.case_id))
+    return regressed
+
+
+def comparable_cases(scope: Scope) -> int:
+    """Cases with enough samples in both regression periods to be compared at all."""
+    periods = RegressionPeriods.of(scope)
+    history_scope = replace(scope, since=periods.baseline_since, until=periods.until)
+    counted = _period_counts(history_scope, periods).subquery()
+    return db.session.scalar(select(func.count()).select_from(counted)) or 0
+
+
+def wall_time(scope: Scope) -> list[WallTimePoint]:
+    """The suite's wall time of each run in the scope that reported one, oldest first."""
+    query = (
+        select(Run.id, Run.started_at, Run.job, Run.wall_seconds)
+        .where(*scope.run_conditions(), not_infrastructure_failure(), Run.wall_seconds > 0)
+        .order_by(Run.started_at, Run.id)
+    )
+    return [WallTimePoint(*row) for row in db.session.execute(query)]
+
+
+def parallelism_run(scope: Scope) -> Run | None:
+    """The latest run in the scope with timed executions: the estimate's source."""
+    timed = exists().where(Result.run_id == Run.id, Result.outcome != "skipped")
+    query = (
+        select(Run)
+        .where(*scope.run_conditions(), not_infrastructure_failure(), timed)
+        .order_by(Run.started_at.desc(), Run.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(query)
+
+
+def parallelism_estimate(scope: Scope, run: Run | None = None) -> dict[int, float]:
+    """Estimated wall time on 1, 2, 4 and 8 workers (1 = the serial sum), from
+    ``run`` or else the scope's latest timed run; empty when there is none."""
+    run = run or parallelism_run(scope)
+    if run is None:
+        return {}
+    files = _seconds_by_file(run.id)
+    return {workers: lpt_makespan(files, workers) for workers in WORKER_COUNTS}
+
+
+def case_durations(scope: Scope, case_id: int) -> list[DurationPoint]:
+    """Every timed execution of one case in the scope, oldest first."""
+    query = (
+        select(Run.id, Run.started_at, Run.job, Run.branch, Result.outcome, Result.duration_s)
+        .join(Run, Run.id == Result.run_id)
+        .where(*_sample_conditions(scope), Result.case_id == case_id)
+        .order_by(Run.started_at, Run.id)
+    )
+    return [DurationPoint(*row) for row in db.session.execute(query)]
+
+
+# --- Building results ---------------------------------------------------------
+
+
+def _slow_test(case_row: Case, samples: list[tuple[datetime, float]]) -> SlowTest:
+    durations = [seconds for _, seconds in samples]
+    return SlowTest(
+        case_id=case_row.id,
+        file=case_row.file,
+        classname=case_row.classname,
+        name=case_row.name,
+        median_s=median(durations),
+        p95_s=percentile(durations, 95),
+        executions=len(durations),
+        trend=_daily_medians(samples),
+    )
+
+
+def _daily_medians(samples: list[tuple[datetime, float]]) -> list[float]:
+    # Days are UTC days: a sparkline's shape does not depend on where midnight falls.
+    by_day: dict[date, list[float]] = defaultdict(list)
+    for started_at, seconds in samples:
+        by_day[started_at.date()].append(seconds)
+    return [median(by_day[day]) for day in sorted(by_day)]
+
+
+def _regression(
+    case_row: Case,
+    history: list[tuple[int, datetime, float]],
+    periods: RegressionPeriods,
+    pct: float,
+    min_ms: float,
+) -> Regression | None:
+    baseline = [s for _, started, s in history if started < periods.recent_since]
+    recent = [s for _, started, s in history if started >= periods.recent_since]
+    if len(baseline) < MIN_SAMPLES or len(recent) < MIN_SAMPLES:
+        return None
+    baseline_s, recent_s = median(baseline), median(recent)
+    if not is_regression(baseline_s, recent_s, pct, min_ms):
+        return None
+    threshold = slow_threshold(baseline_s, pct, min_ms)
+    first_slow = change_point([s for _, _, s in history], threshold)
+    return Regression(
+        case_id=case_row.id,
+        file=case_row.file,
+        classname=case_row.classname,
+        name=case_row.name,
+        baseline_median_s=baseline_s,
+        recent_median_s=recent_s,
+        change_pct=(recent_s - baseline_s) / baseline_s * 100,
+        first_slow_run_id=history[first_slow][0],
+    )
+
+
+# --- SQL ----------------------------------------------------------------------
+
+
+def _sample_conditions(scope: Scope) -> list[ColumnElement[bool]]:
+    """Results that are duration samples; the query must join ``Run``."""
+    return [*scope.run_conditions(), not_infrastructure_failure(), Result.outcome != "skipped"]
+
+
+def _highest_mean_cases(scope: Scope, limit: int) -> list[Case]:
+    ranked = (
+        select(Result.case_id, func.avg(Result.duration_s).label("mean"))
+        .join(Run, Run.id == Result.run_id)
+        .where(*_sample_conditions(scope))
+        .group_by(Result.case_id)
+        .order_by(func.avg(Result.duration_s).desc(), Result.case_id)
+        .limit(limit)
+        .subquery()
+    )
+    return list(db.session.scalars(select(Case).join(ranked, ranked.c.case_id == Case.id)))
+
+
+def _run_times(scope: Scope) -> dict[int, datetime]:
+    """Start of each run the scope's samples can come from.
+
+    Samples carry only their run's id: reading a timestamp per sample instead
+    costs more than this one small query (SQLite parses every one of them).
+    """
+    query = select(Run.id, Run.started_at).where(
+        *scope.run_conditions(), not_infrastructure_failure()
+    )
+    return dict(db.session.execute(query).all())
+
+
+def _samples_by_case(scope: Scope, case_ids: list[int]) -> dict[int, list[tuple[datetime, float]]]:
+    """Per case: (run start, seconds) of each sample."""
+    started = _run_times(scope)
+    query = (
+        select(Result.case_id, Result.run_id, Result.duration_s)
+        .join(Run, Run.id == Result.run_id)
+        .where(*_sample_conditions(scope), Result.case_id.in_(case_ids))
+    )
+    samples: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
+    for case_id, run_id, seconds in db.session.execute(query):
+        samples[case_id].append((started[run_id], seconds))
+    return samples
+
+
+def _period_counts(history_scope: Scope, periods: RegressionPeriods) -> Select:
+    """Per case: sample counts of both periods, for cases with enough in each."""
+    recent = Run.started_at >= periods.recent_since
+    recent_count = func.sum(case((recent, 1), else_=0))
+    baseline_count = func.sum(case((recent, 0), else_=1))
+    return (
+        select(Result.case_id)
+        .join(Run, Run.id == Result.run_id)
+        .where(*_sample_conditions(history_scope))
+        .group_by(Result.case_id)
+        .having(recent_count >= MIN_SAMPLES, baseline_count >= MIN_SAMPLES)
+    )
+
+
+def _regression_candidates(history_scope: Scope, periods: RegressionPeriods) -> list[Case]:
+    """Cases that could have regressed: a recent median is at most the recent
+    maximum and a baseline median at least the baseline minimum, so a case whose
+    recent maximum does not clear the threshold over its baseline minimum cannot."""
+    project = history_scope.project
+    recent = Run.started_at >= periods.recent_since
+    fastest_baseline = func.min(case((~recent, Result.duration_s)))
+    slowest_recent = func.max(case((recent, Result.duration_s)))
+    growth = 1 + project.regression_pct / 100
+    candidates = (
+        _period_counts(history_scope, periods)
+        .having(
+            slowest_recent >= fastest_baseline * growth - EPSILON,
+            slowest_recent >= fastest_baseline + project.regression_min_ms / 1000 - EPSILON,
+        )
+        .subquery()
+    )
+    return list(db.session.scalars(select(Case).join(candidates, candidates.c.case_id == Case.id)))
+
+
+def _histories_by_case(
+    history_scope: Scope, case_ids: list[int]
+) -> dict[int, list[tuple[int, datetime, float]]]:
+    """Per case: (run id, run start, seconds) of each sample, oldest first."""
+    started = _run_times(history_scope)
+    query = (
+        select(Result.case_id, Result.run_id, Result.duration_s)
+        .join(Run, Run.id == Result.run_id)
+        .where(*_sample_conditions(history_scope), Result.case_id.in_(case_ids))
+        .order_by(Run.started_at, Run.id)
+    )
+    histories: dict[int, list[tuple[int, datetime, float]]] = defaultdict(list)
+    for case_id, run_id, seconds in db.session.execute(query):
+        histories[case_id].append((run_id, started[run_id], seconds))
+    return histories
+
+
+def _seconds_by_file(run_id: int) -> dict[str, float]:
+    """Summed durations per test file of one run (the classname when there is no file)."""
+    query = (
+        select(Case.file, Case.classname, func.sum(Result.duration_s))
+        .join(Case, Case.id == Result.case_id)
+        .where(Result.run_id == run_id, Result.outcome != "skipped")
+        .group_by(Case.file, Case.classname)
+    )
+    files: dict[str, float] = defaultdict(float)
+    for file, classname, seconds in db.session.execute(query):
+        files[file or classname] += seconds or 0.0
+    return dict(files)
