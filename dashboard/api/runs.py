@@ -1,0 +1,329 @@
+"""Runs and test histories as JSON: the same analytics as the run screens."""
+
+from __future__ import annotations
+
+from flask import abort, jsonify, request, url_for
+
+from dashboard.analytics import history as history_analytics
+from dashboard.analytics import runs as run_analytics
+from dashboard.analytics.scope import Scope
+from dashboard.api import bp, openapi
+from dashboard.api.common import api_project_or_404
+from dashboard.filters import PER_PAGE_CHOICES, Filters
+from dashboard.models import Project, Run
+from dashboard.projects import SLUG_PATTERN
+
+STATUS_VALUES = [value for value, _ in run_analytics.RUN_STATUSES]
+
+
+def project_or_404(slug: str) -> Project:
+    # A slug that cannot exist is answered without a query: PostgreSQL refuses
+    # some characters (NUL) as a parameter, which would otherwise be a 500.
+    if not SLUG_PATTERN.match(slug):
+        abort(404, f"no project with slug {slug!r}")
+    return api_project_or_404(slug)
+
+
+def positive_int_arg(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        abort(400, f"`{name}` must be a whole number of at least 1")
+    return int(value)
+
+
+def text_arg(name: str) -> str | None:
+    # PostgreSQL text cannot hold NUL, and no stored branch or job has one.
+    value = (request.args.get(name) or "").replace("\x00", "").strip()
+    return value[:200] or None
+
+
+def list_filters() -> Filters:
+    """The runs list's query string, validated: a bad value is a 400, never a guess."""
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUS_VALUES:
+        abort(400, f"`status` must be one of {', '.join(STATUS_VALUES)}")
+    per_page = positive_int_arg("per_page", Filters().per_page)
+    if per_page not in PER_PAGE_CHOICES:
+        abort(400, f"`per_page` must be one of {', '.join(map(str, PER_PAGE_CHOICES))}")
+    return Filters(
+        branch=text_arg("branch"),
+        job=text_arg("job"),
+        status=status,
+        page=positive_int_arg("page", 1),
+        per_page=per_page,
+    )
+
+
+def run_url(project: Project, run: Run) -> str:
+    """The run's page, for people following a link from CI or a bot."""
+    return url_for("ui.run_detail", slug=project.slug, run_id=run.id, _external=True)
+
+
+@bp.get("/projects/<slug>/runs")
+def list_runs(slug: str):
+    project = project_or_404(slug)
+    filters = list_filters()
+    page = run_analytics.runs_page(Scope.from_filters(project, filters), filters)
+    return jsonify(
+        {
+            "runs": [
+                {**run_analytics.run_json(row.run), "url": run_url(project, row.run)}
+                for row in page.items
+            ],
+            "page": page.page,
+            "per_page": page.per_page,
+            "pages": page.pages,
+            "total": page.total,
+        }
+    )
+
+
+@bp.get("/projects/<slug>/runs/<int:run_id>")
+def get_run(slug: str, run_id: int):
+    project = project_or_404(slug)
+    run = run_analytics.get_run(project, run_id)
+    if run is None:
+        abort(404, f"project {slug!r} has no run {run_id}")
+    detail = run_analytics.run_detail(run)
+    return jsonify({**run_analytics.run_detail_json(detail), "url": run_url(project, run)})
+
+
+@bp.get("/projects/<slug>/tests/<int:case_id>/history")
+def test_history(slug: str, case_id: int):
+    project = project_or_404(slug)
+    history = history_analytics.case_history(project, case_id)
+    if history is None:
+        abort(404, f"project {slug!r} has no test {case_id}")
+    return jsonify(history_analytics.history_json(history))
+
+
+# --- OpenAPI ----------------------------------------------------------------------------
+
+INTEGER = {"type": "integer", "minimum": 0}
+SECONDS = {"type": "number", "minimum": 0}
+NULLABLE_STRING = {"type": "string", "nullable": True}
+DATE_TIME = {"type": "string", "format": "date-time"}
+OUTCOME = {"type": "string", "enum": ["passed", "failed", "error", "skipped"]}
+ID_PARAMETER = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+
+
+def obj(properties: dict, nullable: bool = False) -> dict:
+    """An object schema whose every property is required."""
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    if nullable:
+        schema["nullable"] = True
+    return schema
+
+
+TEST_REF = openapi.schema(
+    "TestRef",
+    obj(
+        {
+            "id": INTEGER,
+            "file": {"type": "string"},
+            "classname": {"type": "string"},
+            "name": {"type": "string"},
+        }
+    ),
+)
+RUN_SUMMARY_PROPERTIES = {
+    "id": INTEGER,
+    "build": {"type": "string"},
+    "job": {"type": "string"},
+    "branch": NULLABLE_STRING,
+    "commit": NULLABLE_STRING,
+    "build_url": NULLABLE_STRING,
+    "started_at": DATE_TIME,
+    "status": {"type": "string", "enum": ["passed", "failed", "infrastructure"]},
+    "infrastructure_failure": {"type": "boolean"},
+    "counts": obj(
+        dict.fromkeys(("tests", "passed", "failed", "errors", "skipped", "retry_flakes"), INTEGER)
+    ),
+    "wall_seconds": SECONDS,
+    "case_seconds": SECONDS,
+    "url": {"type": "string"},
+}
+RUN_SUMMARY = openapi.schema("RunSummary", obj(RUN_SUMMARY_PROPERTIES))
+CASE_RESULT = openapi.schema(
+    "RunCaseResult",
+    obj({"case": TEST_REF, "outcome": OUTCOME, "duration_s": SECONDS, "attempts": INTEGER}),
+)
+RUN_DETAIL = openapi.schema(
+    "RunDetail",
+    obj(
+        {
+            **RUN_SUMMARY_PROPERTIES,
+            "previous_run_id": {"type": "integer", "nullable": True},
+            "failure_groups": {
+                "type": "array",
+                "items": openapi.schema(
+                    "RunFailureGroup",
+                    obj(
+                        {
+                            "fingerprint": NULLABLE_STRING,
+                            "outcome": OUTCOME,
+                            "failure_type": NULLABLE_STRING,
+                            "message": NULLABLE_STRING,
+                            "trace": NULLABLE_STRING,
+                            "count": INTEGER,
+                            "cases": {"type": "array", "items": TEST_REF},
+                        }
+                    ),
+                ),
+            },
+            "failure_group_total": INTEGER,
+            "retry_flakes": {"type": "array", "items": CASE_RESULT},
+            "slowest": {"type": "array", "items": CASE_RESULT},
+            "coverage": openapi.schema(
+                "RunCoverage",
+                obj(
+                    {
+                        "format": {"type": "string"},
+                        "lines_valid": INTEGER,
+                        "lines_covered": INTEGER,
+                        "line_rate": {"type": "number", "nullable": True},
+                        "branches_valid": {"type": "integer", "nullable": True},
+                        "branches_covered": {"type": "integer", "nullable": True},
+                        "branch_rate": {"type": "number", "nullable": True},
+                    },
+                    nullable=True,
+                ),
+            ),
+            "uploads": {
+                "type": "array",
+                "items": openapi.schema(
+                    "RunUpload",
+                    obj(
+                        {
+                            "filename": {"type": "string"},
+                            "kind": {"type": "string", "enum": ["tests", "coverage"]},
+                            "format": {"type": "string"},
+                            "size_bytes": INTEGER,
+                            "cases": INTEGER,
+                            "received_at": DATE_TIME,
+                            "warnings": {"type": "array", "items": {"type": "string"}},
+                        }
+                    ),
+                ),
+            },
+        }
+    ),
+)
+TEST_HISTORY = openapi.schema(
+    "TestHistory",
+    obj(
+        {
+            "case": TEST_REF,
+            "executions": {
+                "type": "array",
+                "description": "The latest 100 executions, oldest first.",
+                "items": openapi.schema(
+                    "TestExecution",
+                    obj(
+                        {
+                            "run_id": INTEGER,
+                            "build": {"type": "string"},
+                            "started_at": DATE_TIME,
+                            "branch": NULLABLE_STRING,
+                            "job": {"type": "string"},
+                            "commit": NULLABLE_STRING,
+                            "outcome": OUTCOME,
+                            "attempts": INTEGER,
+                            "retry_flake": {"type": "boolean"},
+                            "duration_s": SECONDS,
+                            "infrastructure_failure": {"type": "boolean"},
+                        }
+                    ),
+                ),
+            },
+            "failure_groups": {
+                "type": "array",
+                "items": openapi.schema(
+                    "TestFailureGroup",
+                    obj(
+                        {
+                            "fingerprint": NULLABLE_STRING,
+                            "failure_type": NULLABLE_STRING,
+                            "message": NULLABLE_STRING,
+                            "count": INTEGER,
+                            "first_seen_at": DATE_TIME,
+                            "last_seen_at": DATE_TIME,
+                            "last_run_id": INTEGER,
+                        }
+                    ),
+                ),
+            },
+        }
+    ),
+)
+
+openapi.describe(
+    "/projects/{slug}/runs",
+    "get",
+    {
+        "summary": "List a project's runs, newest first",
+        "description": "Every run of the project (not limited to a window), narrowed by "
+        "branch, job and status. A page past the last one is empty.",
+        "parameters": [
+            openapi.SLUG_PARAMETER,
+            openapi.query_parameter("branch", {"type": "string"}),
+            openapi.query_parameter("job", {"type": "string"}),
+            openapi.query_parameter(
+                "status",
+                {"type": "string", "enum": STATUS_VALUES},
+                "infrastructure: more than 80% of the executed cases failed; failed: "
+                "other runs with a failure; retry-flakes: a case passed after a retry",
+            ),
+            openapi.query_parameter("page", {"type": "integer", "minimum": 1}),
+            openapi.query_parameter(
+                "per_page", {"type": "integer", "enum": list(PER_PAGE_CHOICES)}
+            ),
+        ],
+        "responses": {
+            "200": openapi.json_response(
+                openapi.schema(
+                    "RunPage",
+                    obj(
+                        {
+                            "runs": {"type": "array", "items": RUN_SUMMARY},
+                            "page": {"type": "integer", "minimum": 1},
+                            "per_page": {"type": "integer"},
+                            "pages": {"type": "integer", "minimum": 1},
+                            "total": INTEGER,
+                        }
+                    ),
+                )
+            ),
+            **openapi.error_responses(400, 404),
+        },
+    },
+)
+
+openapi.describe(
+    "/projects/{slug}/runs/{run_id}",
+    "get",
+    {
+        "summary": "One run: counts, failures grouped by fingerprint, retry flakes, "
+        "slowest tests, coverage and the uploads received",
+        "parameters": [openapi.SLUG_PARAMETER, {"name": "run_id", **ID_PARAMETER}],
+        "responses": {
+            "200": openapi.json_response(RUN_DETAIL),
+            **openapi.error_responses(404),
+        },
+    },
+)
+
+openapi.describe(
+    "/projects/{slug}/tests/{case_id}/history",
+    "get",
+    {
+        "summary": "One test's identity, latest executions and failures grouped by fingerprint",
+        "parameters": [openapi.SLUG_PARAMETER, {"name": "case_id", **ID_PARAMETER}],
+        "responses": {
+            "200": openapi.json_response(TEST_HISTORY),
+            **openapi.error_responses(404),
+        },
+    },
+)

@@ -1,0 +1,108 @@
+"""Screens of runs: the list, one run, two runs compared, and one test's history."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from flask import abort, request
+from werkzeug.exceptions import BadRequest
+
+from dashboard import projects as project_service
+from dashboard.analytics import history as history_analytics
+from dashboard.analytics import runs as run_analytics
+from dashboard.analytics.scope import Scope
+from dashboard.filters import Filters
+from dashboard.models import Project, Run
+from dashboard.projects import SLUG_PATTERN
+from dashboard.rendering import render_project_screen
+from dashboard.ui import bp
+from dashboard.ui.common import project_or_404 as common_project_or_404
+from dashboard.ui.common import request_filters
+
+
+def checked_filters() -> Filters:
+    """The URL's filters without NUL characters: PostgreSQL refuses them as a
+    parameter (a 500), and no stored branch or job contains one."""
+    filters = request_filters()
+    return replace(
+        filters,
+        branch=(filters.branch or "").replace("\x00", "") or None,
+        job=(filters.job or "").replace("\x00", "") or None,
+    )
+
+
+def project_or_404(slug: str) -> Project:
+    # A slug that cannot exist is answered without a query (a NUL in it would
+    # make PostgreSQL fail rather than find nothing).
+    if not SLUG_PATTERN.match(slug):
+        abort(404, f"There is no project called {slug!r}.")
+    return common_project_or_404(slug)
+
+
+def run_or_404(project: Project, run_id: int) -> Run:
+    run = run_analytics.get_run(project, run_id)
+    if run is None:
+        abort(404, f"Project {project.slug!r} has no run {run_id}.")
+    return run
+
+
+@bp.get("/p/<slug>/runs")
+def runs(slug: str):
+    project = project_or_404(slug)
+    filters = checked_filters()
+    page = run_analytics.runs_page(Scope.from_filters(project, filters), filters)
+    return render_project_screen(
+        "runs.html",
+        project=project,
+        filters=filters,
+        page=page,
+        options=project_service.filter_options(project),
+        statuses=run_analytics.RUN_STATUSES,
+    )
+
+
+@bp.get("/p/<slug>/runs/<int:run_id>")
+def run_detail(slug: str, run_id: int):
+    project = project_or_404(slug)
+    run = run_or_404(project, run_id)
+    return render_project_screen("run.html", project=project, detail=run_analytics.run_detail(run))
+
+
+def run_id_arg(name: str) -> int | None:
+    """A run id from the query string: blank means "not chosen"."""
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise BadRequest(f"`{name}` must be a run id (a whole number), not {value[:40]!r}")
+    return int(value)
+
+
+@bp.get("/p/<slug>/compare")
+def compare_runs(slug: str):
+    """``?base=&head=``; without ``base``, the head's previous run of its branch and job."""
+    project = project_or_404(slug)
+    base_id, head_id = run_id_arg("base"), run_id_arg("head")
+    head = run_or_404(project, head_id) if head_id is not None else None
+    base = run_or_404(project, base_id) if base_id is not None else None
+    if base is None and head is not None:
+        base = run_analytics.previous_run(head)
+    comparison = (
+        run_analytics.compare_runs(base, head) if base is not None and head is not None else None
+    )
+    return render_project_screen(
+        "compare.html",
+        project=project,
+        base=base,
+        head=head,
+        comparison=comparison,
+    )
+
+
+@bp.get("/p/<slug>/tests/<int:case_id>")
+def test_history(slug: str, case_id: int):
+    project = project_or_404(slug)
+    history = history_analytics.case_history(project, case_id)
+    if history is None:
+        abort(404, f"Project {project.slug!r} has no test {case_id}.")
+    return render_project_screen("test_history.html", project=project, history=history)
