@@ -142,218 +142,124 @@ JEST_TIMEOUT_TEST = CaseKey(
 ONE_JOB_FAILURE_JOB = PY312
 
 # file -> (class, test names); "" is for module-level test functions.
+# fmt: off
 PYTHON_SUITE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "tests/test_api.py": (
-        (
-            "TestUploads",
-            (
-                "test_upload_junit",
-                "test_upload_gzip",
-                "test_upload_then_list",
-                "test_stream_large_upload",
-                "test_rejects_bad_token",
-                "test_rejects_oversized_body",
-                "test_duplicate_upload_is_acknowledged",
-                "test_shards_merge",
-            ),
-        ),
-        (
-            "TestRunsEndpoint",
-            (
-                "test_list_runs",
-                "test_run_detail",
-                *params("test_pagination", "10", "50", "200"),
-                "test_filters_by_branch",
-            ),
-        ),
+        ("TestUploads", (
+            "test_upload_junit", "test_upload_gzip", "test_upload_then_list",
+            "test_stream_large_upload", "test_rejects_bad_token", "test_rejects_oversized_body",
+            "test_duplicate_upload_is_acknowledged", "test_shards_merge",
+        )),
+        ("TestRunsEndpoint", (
+            "test_list_runs", "test_run_detail", *params("test_pagination", "10", "50", "200"),
+            "test_filters_by_branch",
+        )),
     ),
     "tests/test_auth.py": (
-        (
-            "TestTokens",
-            (
-                "test_token_is_hashed",
-                "test_revoked_token_is_refused",
-                "test_last_used_is_recorded",
-                *params("test_scopes", "read", "upload", "admin"),
-            ),
-        ),
+        ("TestTokens", (
+            "test_token_is_hashed", "test_revoked_token_is_refused", "test_last_used_is_recorded",
+            *params("test_scopes", "read", "upload", "admin"),
+        )),
         ("", ("test_login_required", "test_logout_clears_session", "test_password_hashing")),
     ),
     "tests/test_parsing.py": (
-        (
-            "TestJunit",
-            (
-                *params("test_parse", "gzip-utf8", "gzip-latin1", "plain-utf8", "plain-utf16"),
-                "test_nested_suites",
-                "test_rerun_elements",
-                "test_skipped_with_message",
-                "test_bad_xml_is_refused",
-                'test_names_are_escaped["a & b"]',
-            ),
-        ),
-        (
-            "TestCobertura",
-            (
-                "test_condition_coverage",
-                "test_sources_make_paths_relative",
-                "test_without_branch_data",
-                "test_merges_partial_classes",
-            ),
-        ),
+        ("TestJunit", (
+            *params("test_parse", "gzip-utf8", "gzip-latin1", "plain-utf8", "plain-utf16"),
+            "test_nested_suites", "test_rerun_elements", "test_skipped_with_message",
+            "test_bad_xml_is_refused", 'test_names_are_escaped["a & b"]',
+        )),
+        ("TestCobertura", (
+            "test_condition_coverage", "test_sources_make_paths_relative",
+            "test_without_branch_data", "test_merges_partial_classes",
+        )),
     ),
     "tests/test_detect.py": (
-        (
-            "",
-            (
-                *params(
-                    "test_detect",
-                    "junit",
-                    "cobertura",
-                    "lcov",
-                    "jacoco",
-                    "clover",
-                    "coveragepy-json",
-                    "go-coverprofile",
-                ),
-                "test_unknown_format_is_refused",
-                "test_gzip_bomb_is_refused",
-            ),
-        ),
+        ("", (
+            *params("test_detect", "junit", "cobertura", "lcov", "jacoco", "clover",
+                    "coveragepy-json", "go-coverprofile"),
+            "test_unknown_format_is_refused", "test_gzip_bomb_is_refused",
+        )),
     ),
     "tests/test_storage.py": (
-        (
-            "TestUploadStore",
-            (
-                "test_concurrent_writes",
-                *params("test_bulk_insert", "100", "10000"),
-                "test_upsert_cases",
-                "test_shard_merge",
-                "test_rollback_on_error",
-            ),
-        ),
+        ("TestUploadStore", (
+            "test_concurrent_writes", *params("test_bulk_insert", "100", "10000"),
+            "test_upsert_cases", "test_shard_merge", "test_rollback_on_error",
+        )),
         ("TestMigrations", ("test_upgrade_head", "test_downgrade_base")),
     ),
     "tests/test_webhooks.py": (
-        (
-            "TestDelivery",
-            (
-                "test_retries_on_timeout",
-                "test_signature_header",
-                "test_gives_up_after_three_attempts",
-                *params("test_payload_schema", "run.finished", "run.failed"),
-            ),
-        ),
+        ("TestDelivery", (
+            "test_retries_on_timeout", "test_signature_header",
+            "test_gives_up_after_three_attempts",
+            *params("test_payload_schema", "run.finished", "run.failed"),
+        )),
     ),
     "tests/test_compat.py": (
-        (
-            "TestDatetime",
-            (
-                "test_utc_offset_parsing",
-                *params("test_parse_iso", "Z", "+00:00", "-05:00", "no-zone"),
-                "test_naive_is_utc",
-            ),
-        ),
+        ("TestDatetime", (
+            "test_utc_offset_parsing",
+            *params("test_parse_iso", "Z", "+00:00", "-05:00", "no-zone"), "test_naive_is_utc",
+        )),
     ),
     "tests/test_reports.py": (
         ("TestSummary", ("test_totals_include_skipped", "test_pass_rate", "test_empty_run")),
-        (
-            "TestWeeklyReview",
-            (
-                "test_sections",
-                *params("test_top_flaky", "5", "10"),
-                "test_render_markdown",
-            ),
-        ),
+        ("TestWeeklyReview", (
+            "test_sections", *params("test_top_flaky", "5", "10"), "test_render_markdown",
+        )),
     ),
     "tests/test_search.py": (
-        (
-            "TestSearchIndex",
-            (
-                "test_full_text_query",
-                "test_prefix_query",
-                *params("test_query", "a & b", "ünïcödé"),
-                "test_reindex",
-            ),
-        ),
+        ("TestSearchIndex", (
+            "test_full_text_query", "test_prefix_query", *params("test_query", "a & b", "ünïcödé"),
+            "test_reindex",
+        )),
     ),
     "tests/test_security.py": (
-        (
-            "TestEscaping",
-            (
-                "<script>alert(1)</script>",
-                "test_escapes_ampersand",
-                "test_slugify[Crème brûlée]",
-            ),
-        ),
-        (
-            "TestHeaders",
-            (
-                "test_csrf_required",
-                *params("test_header", "Content-Security-Policy", "X-Frame-Options"),
-            ),
-        ),
+        ("TestEscaping", (
+            "<script>alert(1)</script>", "test_escapes_ampersand", "test_slugify[Crème brûlée]",
+        )),
+        ("TestHeaders", (
+            "test_csrf_required",
+            *params("test_header", "Content-Security-Policy", "X-Frame-Options"),
+        )),
     ),
     "tests/test_integrations.py": (
-        (
-            "TestGitHub",
-            ("test_fetch_status_checks", "test_comment_on_pull_request", "test_parse_webhook"),
-        ),
+        ("TestGitHub", (
+            "test_fetch_status_checks", "test_comment_on_pull_request", "test_parse_webhook",
+        )),
         ("TestSlack", ("test_post_message", "test_truncates_long_messages")),
     ),
     "tests/test_analytics.py": (
-        (
-            "TestFlakiness",
-            (
-                "test_retry_flake_counts",
-                "test_same_commit_pairs",
-                *params("test_flip_rate", "steady", "alternating", "one-job"),
-                "test_infrastructure_runs_are_ignored",
-                "test_wilson_interval",
-            ),
-        ),
-        (
-            "TestDurations",
-            (
-                "test_median_and_p95",
-                "test_regression_needs_five_samples",
-                *params("test_parallelism_estimate", "2", "4", "8"),
-            ),
-        ),
+        ("TestFlakiness", (
+            "test_retry_flake_counts", "test_same_commit_pairs",
+            *params("test_flip_rate", "steady", "alternating", "one-job"),
+            "test_infrastructure_runs_are_ignored", "test_wilson_interval",
+        )),
+        ("TestDurations", (
+            "test_median_and_p95", "test_regression_needs_five_samples",
+            *params("test_parallelism_estimate", "2", "4", "8"),
+        )),
     ),
     "tests/test_coverage.py": (
-        (
-            "TestLineRate",
-            ("test_rate", "test_no_lines_is_none", *params("test_delta", "branch", "default")),
-        ),
-        (
-            "TestBranchRate",
-            ("test_rate", "test_missing_branch_data_is_not_zero", "test_treemap_by_directory"),
-        ),
+        ("TestLineRate", (
+            "test_rate", "test_no_lines_is_none", *params("test_delta", "branch", "default"),
+        )),
+        ("TestBranchRate", (
+            "test_rate", "test_missing_branch_data_is_not_zero", "test_treemap_by_directory",
+        )),
     ),
     "tests/test_cli.py": (
-        (
-            "",
-            (
-                "test_help",
-                "test_ingest_command",
-                "test_upload_retries",
-                "test_version",
-                "test_postgres_copy",
-            ),
-        ),
+        ("", (
+            "test_help", "test_ingest_command", "test_upload_retries", "test_version",
+            "test_postgres_copy",
+        )),
     ),
     "tests/e2e/test_browser.py": (
-        (
-            "TestBrowser",
-            (
-                "test_login_flow",
-                "test_dashboard_loads",
-                "test_flaky_page_filters",
-                "test_run_detail_page",
-            ),
-        ),
+        ("TestBrowser", (
+            "test_login_flow", "test_dashboard_loads", "test_flaky_page_filters",
+            "test_run_detail_page",
+        )),
     ),
 }
+# fmt: on
 
 TRAITS: dict[CaseKey, Trait] = {
     RETRY_FLAKE: Trait.RETRY_FLAKE,
@@ -379,23 +285,24 @@ SLOW_MS: dict[CaseKey, float] = {
     DURATION_REGRESSION: 300.0,
 }
 
+# jest-junit joins nested describe blocks with a right-pointing angle quote.
+JEST_NESTING = " \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} "
+
 # jest-junit with classNameTemplate "{classname}", titleTemplate "{title}" and
 # addFileAttribute: file -> (describe block, test titles).
+# fmt: off
 JEST_SUITE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "web/src/components/RunTable.test.tsx": (
-        ("RunTable › sorting", ("sorts by duration", "sorts by name", "keeps the sort in the URL")),
-        ("RunTable › rendering", ("renders an empty state", "highlights failed runs")),
+        (f"RunTable{JEST_NESTING}sorting", (
+            "sorts by duration", "sorts by name", "keeps the sort in the URL",
+        )),
+        (f"RunTable{JEST_NESTING}rendering", ("renders an empty state", "highlights failed runs")),
     ),
     "web/src/components/FlakyList.test.tsx": (
-        (
-            "FlakyList",
-            (
-                "filters by branch",
-                "shows the Wilson interval",
-                "loads the next page on scroll",
-                "quarantines from the row menu",
-            ),
-        ),
+        ("FlakyList", (
+            "filters by branch", "shows the Wilson interval", "loads the next page on scroll",
+            "quarantines from the row menu",
+        )),
     ),
     "web/src/lib/format.test.ts": (
         ("formatDuration", ("formats milliseconds", "formats minutes", "handles 0")),
@@ -408,6 +315,7 @@ JEST_SUITE: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
         ("trendChart", ("builds a Plotly figure", "marks infrastructure failures")),
     ),
 }
+# fmt: on
 
 # pytest --doctest-modules with xunit2 (no file attribute): module -> functions.
 DOCTESTS: dict[str, tuple[str, ...]] = {
@@ -486,6 +394,7 @@ class FailureText:
     message: str
     trace: str
     element: str = "failure"
+    waits_s: float = 0.0  # a timeout: the test waited this long before failing
 
     def render(self, values: dict[str, str]) -> tuple[str, str]:
         return (
@@ -506,7 +415,7 @@ store = <UploadStore path='/tmp/pytest-of-runner/pytest-$n/test_concurrent_write
         with ThreadPoolExecutor(max_workers=8) as pool:
 >           list(pool.map(store.save, make_uploads(50)))
 
-tests/test_storage.py:$line: 
+tests/test_storage.py:$line:
 {SEPARATOR}
 /opt/hostedtoolcache/Python/$pyfull/x64/lib/python$py/concurrent/futures/_base.py:619: in result_iterator
     yield _result_or_cancel(fs.pop())
@@ -514,7 +423,7 @@ src/suitescope_demo/ingest/store.py:88: in save
     connection.execute(INSERT_UPLOAD, row)
 E   sqlite3.OperationalError: database is locked
 
-src/suitescope_demo/ingest/store.py:88: OperationalError""",
+src/suitescope_demo/ingest/store.py:88: OperationalError""",  # noqa: E501
 )
 
 READ_TIMEOUT = FailureText(
@@ -522,13 +431,14 @@ READ_TIMEOUT = FailureText(
         "requests.exceptions.ReadTimeout: HTTPSConnectionPool(host='hooks.example.com', "
         "port=443): Read timed out. (read timeout=5)"
     ),
+    waits_s=5.0,
     trace=f"""self = <tests.test_webhooks.TestDelivery object at $addr>
 receiver = <WebhookReceiver url='https://hooks.example.com/suitescope'>
 
     def test_retries_on_timeout(self, receiver):
 >       delivery = deliver(receiver.url, event="run.finished", attempts=3)
 
-tests/test_webhooks.py:$line: 
+tests/test_webhooks.py:$line:
 {SEPARATOR}
 src/suitescope_demo/webhooks/delivery.py:41: in deliver
     response = session.post(url, json=payload, timeout=5)
@@ -552,7 +462,7 @@ UTCFROMTIMESTAMP = FailureText(
     def test_utc_offset_parsing(self):
 >       assert to_utc("1732608000") == datetime(2024, 11, 26, 8, 0, tzinfo=UTC)
 
-tests/test_compat.py:$line: 
+tests/test_compat.py:$line:
 {SEPARATOR}
 src/suitescope_demo/util/dates.py:23: in to_utc
     naive = datetime.utcfromtimestamp(int(value))
@@ -574,7 +484,7 @@ client = <FlaskClient <Flask 'suitescope_demo'>>, token = 'ss_test-token-0001'
         first = upload(client, token, build="$build", job="$job")
 >       second = upload(client, token, build="$build", job="$job")
 
-tests/test_api.py:$line: 
+tests/test_api.py:$line:
 {SEPARATOR}
 src/suitescope_demo/api/uploads.py:64: in create_upload
     run = get_or_create_run(session, project.id, meta)
@@ -618,13 +528,13 @@ github = <GitHubClient api='https://api.github.com' repo='acme/suitescope-demo'>
     def test_fetch_status_checks(self, github):
 >       checks = github.status_checks("$sha")
 
-tests/test_integrations.py:$line: 
+tests/test_integrations.py:$line:
 {SEPARATOR}
 src/suitescope_demo/integrations/github.py:57: in status_checks
     response.raise_for_status()
 E   requests.exceptions.HTTPError: 503 Server Error: Service Unavailable for url: https://api.github.com/repos/acme/suitescope-demo/commits/$sha/status
 
-{SITE}/requests/models.py:1024: HTTPError""",  # noqa: E501
+{SITE}/requests/models.py:1024: HTTPError""",
 )
 
 CONNECTION_RESET = FailureText(
@@ -636,7 +546,7 @@ live_server = <LiveServer listening at http://127.0.0.1:$port>
         with open(BIG_REPORT, "rb") as body:
 >           response = requests.post(live_server.url("/api/v1/uploads"), data=body, timeout=30)
 
-tests/test_api.py:$line: 
+tests/test_api.py:$line:
 {SEPARATOR}
 {SITE}/urllib3/connectionpool.py:789: in urlopen
     response = self._make_request(
@@ -644,7 +554,7 @@ tests/test_api.py:$line:
     return self._sock.recv_into(b)
 E   ConnectionResetError: [Errno 104] Connection reset by peer
 
-/opt/hostedtoolcache/Python/$pyfull/x64/lib/python$py/socket.py:720: ConnectionResetError""",  # noqa: E501
+/opt/hostedtoolcache/Python/$pyfull/x64/lib/python$py/socket.py:720: ConnectionResetError""",
 )
 
 CONNECTION_REFUSED = FailureText(
@@ -653,7 +563,7 @@ CONNECTION_REFUSED = FailureText(
     def database(postgres_url):
 >       engine = connect_with_retry(postgres_url, attempts=1)
 
-tests/conftest.py:48: 
+tests/conftest.py:48:
 {SEPARATOR}
 src/suitescope_demo/db/session.py:31: in connect_with_retry
     connection = engine.connect()
@@ -667,11 +577,12 @@ E   ConnectionRefusedError: [Errno 111] Connection refused
 
 JEST_TIMEOUT = FailureText(
     message="",
-    trace="""thrown: "Exceeded timeout of 5000 ms for a test.
+    waits_s=5.0,
+    trace=f"""thrown: "Exceeded timeout of 5000 ms for a test.
 Add a timeout value to this test to increase the timeout, if this is a long-running test. See https://jestjs.io/docs/api#testname-fn-timeout."
-    at it (""" + CHECKOUT + """/web/src/components/FlakyList.test.tsx:$line:3)
-    at Object.describe (""" + CHECKOUT + """/web/src/components/FlakyList.test.tsx:12:1)
-    at Runtime._execModule (""" + CHECKOUT + """/node_modules/jest-runtime/build/index.js:1439:24)""",  # noqa: E501
+    at it ({CHECKOUT}/web/src/components/FlakyList.test.tsx:$line:3)
+    at Object.describe ({CHECKOUT}/web/src/components/FlakyList.test.tsx:12:1)
+    at Runtime._execModule ({CHECKOUT}/node_modules/jest-runtime/build/index.js:1439:24)""",
 )
 
 SKIP_REASON = "requires PostgreSQL (set TEST_DATABASE_URL)"
@@ -703,6 +614,7 @@ class Build:
     day: int
     attempt: int = 1
     sharded: bool = False
+    docs: bool = False  # the docs job ran (a path filter: only when src/ changed)
     incidents: frozenset[Incident] = frozenset()
 
     @property
@@ -711,8 +623,7 @@ class Build:
 
     @property
     def jobs(self) -> tuple[str, ...]:
-        # Docs are built from main only.
-        return (PY311, PY312, FRONTEND, DOCS) if self.branch == MAIN else (PY311, PY312, FRONTEND)
+        return (PY311, PY312, FRONTEND, DOCS) if self.docs else (PY311, PY312, FRONTEND)
 
 
 @dataclass(frozen=True, slots=True)
@@ -731,7 +642,7 @@ COVERAGE_DROP_FILE = "src/suitescope_demo/ingest/parser.py"
 FEATURE_BRANCHES = (
     FeatureBranch(COVERAGE_DROP_BRANCH, 0.2, 4),
     FeatureBranch("fix/webhook-timeouts", 0.5, 2),
-    FeatureBranch("feature/coverage-treemap", 0.85, 5),  # still open today
+    FeatureBranch("feature/coverage-treemap", 0.85, 6),  # still open today
 )
 
 
@@ -798,7 +709,7 @@ def _pushes(
     for day in range(days):
         current = first_day + timedelta(days=day)
         weekend = current.weekday() >= 5
-        branches = [MAIN] * (1 if weekend else rng.randint(3, 5))
+        branches = [MAIN] * (1 if weekend else rng.randint(2, 4))
         for feature in FEATURE_BRANCHES:
             if day in feature.days(days):
                 branches += [feature.name] * (rng.randint(0, 1) if weekend else rng.randint(1, 3))
@@ -830,33 +741,47 @@ def _commit_sha(seed: int, branch: str, number: int) -> str:
 def _plant_incidents(pushes: list[Build], days: int, rng: random.Random) -> list[Build]:
     """Put the planted incidents on chosen builds, then sprinkle chance ones.
 
-    The planted ones land on fixed days (counted back from today, so short
-    histories have them too) and on a day's first main build, which leaves
-    time for the re-run.
+    Planted days are counted back from today, so short histories have them
+    too; the first build of the history carries a retry flake and is sharded.
     """
-    incidents: dict[int, set[Incident]] = {}
-
-    def plant(day: int, incident: Incident, nth: int = 0) -> None:
-        candidates = [
-            i for i, b in enumerate(pushes) if b.branch == MAIN and b.day == day and i not in incidents
-        ]
-        if candidates:
-            incidents.setdefault(candidates[min(nth, len(candidates) - 1)], set()).add(incident)
-
-    if pushes:
-        incidents[0] = {Incident.RETRY}
-    plant(max(0, days - 2), Incident.SAME_COMMIT_FAILURE)
-    plant(days // 3, Incident.SAME_COMMIT_FAILURE)
-    plant(max(0, days - 6), Incident.INFRA_OUTAGE, nth=1)
+    incidents: dict[int, set[Incident]] = {0: {Incident.RETRY}} if pushes else {}
+    for day, incident, nth in (
+        (days - 2, Incident.SAME_COMMIT_FAILURE, 0),
+        (days // 3, Incident.SAME_COMMIT_FAILURE, 0),
+        (days - 6, Incident.INFRA_OUTAGE, 1),  # the day's second main build, if it has two
+    ):
+        index = _free_main_build(pushes, incidents, max(0, day), nth)
+        if index is not None:
+            incidents[index] = {incident}
     planted = []
     for index, build in enumerate(pushes):
         chosen = incidents.get(index, set())
         if not chosen and rng.random() < 0.05:
             chosen = {Incident.SAME_COMMIT_FAILURE}
-        # The first build of the history is always sharded so short demos have one.
         sharded = index == 0 or rng.random() < 0.25
-        planted.append(replace(build, incidents=frozenset(chosen), sharded=sharded))
+        # Doctests run on main when the sources changed (a path filter): a third of pushes.
+        docs = build.branch == MAIN and (index == 0 or rng.random() < 0.35)
+        planted.append(replace(build, incidents=frozenset(chosen), sharded=sharded, docs=docs))
     return planted
+
+
+def _free_main_build(
+    pushes: Sequence[Build], taken: dict[int, set[Incident]], day: int, nth: int
+) -> int | None:
+    """The ``nth`` main build without an incident on ``day``, or on the nearest day with one.
+
+    A weekend day may have a single main build, already taken.
+    """
+    days = {build.day for build in pushes}
+    for candidate_day in sorted(days, key=lambda d: (abs(d - day), -d)):
+        free = [
+            index
+            for index, build in enumerate(pushes)
+            if build.branch == MAIN and build.day == candidate_day and index not in taken
+        ]
+        if free:
+            return free[min(nth, len(free) - 1)]
+    return None
 
 
 def _with_reruns(pushes: list[Build], rng: random.Random, now: datetime) -> list[Build]:
@@ -899,6 +824,7 @@ class CaseRun:
     seconds: float
     failure: tuple[str, str] | None = None  # (message, trace)
     failure_element: str = "failure"
+    skip_reason: str | None = None
     reruns: list[tuple[str, str]] = field(default_factory=list)  # failed attempts, then a pass
 
 
@@ -938,9 +864,10 @@ def simulate(cases: Iterable[DemoCase], context: JobContext) -> list[CaseRun]:
 
 
 def simulate_case(case: DemoCase, context: JobContext) -> CaseRun:
+    # Drawn first, whatever the outcome, so one planted change moves no other draw.
     seconds = _duration(case, context)
     if case.trait is Trait.SKIPPED:
-        return CaseRun(case, "skipped", 0.0, failure=(SKIP_REASON, ""))
+        return CaseRun(case, "skipped", 0.0, skip_reason=SKIP_REASON)
     if context.infra_down and case.needs_services:
         # Setup fails fast when the service refuses the connection.
         return _failed(case, context, CONNECTION_REFUSED, seconds=0.004)
@@ -982,14 +909,10 @@ def _needs_rerun(case: DemoCase, context: JobContext) -> bool:
 
 
 def _failed(case: DemoCase, context: JobContext, text: FailureText, seconds: float) -> CaseRun:
-    if text is READ_TIMEOUT:
-        seconds = 5.0 + seconds  # it waited for the whole read timeout
-    if text is JEST_TIMEOUT:
-        seconds = 5.0
     return CaseRun(
         case,
         "error" if text.element == "error" else "failed",
-        seconds,
+        seconds + text.waits_s,
         failure=text.render(context.values(case)),
         failure_element=text.element,
     )
@@ -1035,18 +958,14 @@ def render_pytest(
 
 def _pytest_case(run: CaseRun, xunit1: bool) -> str:
     key = run.case.key
-    attrs = f"classname={quoteattr(key.classname)} name={quoteattr(key.name)}"
-    if xunit1:
-        attrs = (
-            f"classname={quoteattr(key.classname)} file={quoteattr(key.file)} "
-            f'line="{run.case.line}" name={quoteattr(key.name)}'
-        )
+    where = f' file={quoteattr(key.file)} line="{run.case.line}"' if xunit1 else ""
+    attrs = f"classname={quoteattr(key.classname)}{where} name={quoteattr(key.name)}"
     children = "".join(
         f"<rerun message={quoteattr(message)}>{escape(trace)}</rerun>"
         for message, trace in run.reruns
     )
     if run.outcome == "skipped":
-        reason = run.failure[0] if run.failure else ""
+        reason = run.skip_reason or ""
         children += (
             f'<skipped type="pytest.skip" message={quoteattr(reason)}>'
             f"{escape(f'{key.file}:{run.case.line + 1}: {reason}')}</skipped>"
@@ -1093,7 +1012,8 @@ def _jest_suite(file: str, runs: Sequence[CaseRun], started_at: datetime) -> str
     return (
         f'<testsuite name={quoteattr(file)} errors="0" failures="{counts["failed"]}" '
         f'skipped="{counts["skipped"]}" timestamp="{started_at:%Y-%m-%dT%H:%M:%S}" '
-        f'time="{sum(r.seconds for r in runs):.3f}" tests="{len(runs)}">{"".join(cases)}</testsuite>'
+        f'time="{sum(r.seconds for r in runs):.3f}" tests="{len(runs)}">'
+        f"{''.join(cases)}</testsuite>"
     )
 
 
@@ -1111,28 +1031,28 @@ class SourceFile:
 
 
 PYTHON_SOURCES = (
-    SourceFile("src/suitescope_demo/__init__.py", 6, 0, 1.0, 1.0),
-    SourceFile("src/suitescope_demo/cli.py", 84, 10, 0.71, 0.55, 0.04),
-    SourceFile("src/suitescope_demo/api/__init__.py", 18, 1, 1.0, 1.0),
-    SourceFile("src/suitescope_demo/api/auth.py", 96, 14, 0.93, 0.86),
-    SourceFile("src/suitescope_demo/api/runs.py", 142, 18, 0.88, 0.78, 0.02),
-    SourceFile("src/suitescope_demo/api/uploads.py", 188, 26, 0.9, 0.81, 0.03),
+    SourceFile("src/suitescope_demo/__init__.py", 4, 0, 1.0, 1.0),
+    SourceFile("src/suitescope_demo/cli.py", 50, 6, 0.71, 0.55, 0.04),
+    SourceFile("src/suitescope_demo/api/__init__.py", 11, 1, 1.0, 1.0),
+    SourceFile("src/suitescope_demo/api/auth.py", 58, 8, 0.93, 0.86),
+    SourceFile("src/suitescope_demo/api/runs.py", 85, 11, 0.88, 0.78, 0.02),
+    SourceFile("src/suitescope_demo/api/uploads.py", 113, 16, 0.9, 0.81, 0.03),
     SourceFile("src/suitescope_demo/ingest/__init__.py", 4, 0, 1.0, 1.0),
-    SourceFile("src/suitescope_demo/ingest/detect.py", 73, 12, 0.96, 0.92),
-    SourceFile(COVERAGE_DROP_FILE, 214, 34, 0.91, 0.82),
-    SourceFile("src/suitescope_demo/ingest/gzip_reader.py", 41, 6, 0.95, 0.83),
-    SourceFile("src/suitescope_demo/ingest/store.py", 167, 20, 0.89, 0.75, 0.03),
-    SourceFile("src/suitescope_demo/analytics/flakiness.py", 131, 24, 0.85, 0.71, 0.06),
-    SourceFile("src/suitescope_demo/analytics/durations.py", 98, 14, 0.9, 0.79, 0.02),
-    SourceFile("src/suitescope_demo/analytics/coverage.py", 87, 12, 0.8, 0.62, 0.05),
-    SourceFile("src/suitescope_demo/reports/summary.py", 62, 8, 0.94, 0.88),
-    SourceFile("src/suitescope_demo/reports/weekly.py", 119, 16, 0.74, 0.56, 0.04),
-    SourceFile("src/suitescope_demo/search/index.py", 77, 10, 0.86, 0.7),
-    SourceFile("src/suitescope_demo/webhooks/delivery.py", 69, 12, 0.83, 0.67),
-    SourceFile("src/suitescope_demo/integrations/github.py", 91, 12, 0.78, 0.6),
-    SourceFile("src/suitescope_demo/db/session.py", 45, 6, 0.97, 0.83),
-    SourceFile("src/suitescope_demo/db/migrations.py", 38, 4, 0.68, 0.5),
-    SourceFile("src/suitescope_demo/util/dates.py", 52, 10, 0.98, 0.9),
+    SourceFile("src/suitescope_demo/ingest/detect.py", 44, 7, 0.96, 0.92),
+    SourceFile(COVERAGE_DROP_FILE, 128, 20, 0.91, 0.82),
+    SourceFile("src/suitescope_demo/ingest/gzip_reader.py", 25, 4, 0.95, 0.83),
+    SourceFile("src/suitescope_demo/ingest/store.py", 100, 12, 0.89, 0.75, 0.03),
+    SourceFile("src/suitescope_demo/analytics/flakiness.py", 79, 14, 0.85, 0.71, 0.06),
+    SourceFile("src/suitescope_demo/analytics/durations.py", 59, 8, 0.9, 0.79, 0.02),
+    SourceFile("src/suitescope_demo/analytics/coverage.py", 52, 7, 0.8, 0.62, 0.05),
+    SourceFile("src/suitescope_demo/reports/summary.py", 37, 5, 0.94, 0.88),
+    SourceFile("src/suitescope_demo/reports/weekly.py", 71, 10, 0.74, 0.56, 0.04),
+    SourceFile("src/suitescope_demo/search/index.py", 46, 6, 0.86, 0.7),
+    SourceFile("src/suitescope_demo/webhooks/delivery.py", 41, 7, 0.83, 0.67),
+    SourceFile("src/suitescope_demo/integrations/github.py", 55, 7, 0.78, 0.6),
+    SourceFile("src/suitescope_demo/db/session.py", 27, 4, 0.97, 0.83),
+    SourceFile("src/suitescope_demo/db/migrations.py", 23, 2, 0.68, 0.5),
+    SourceFile("src/suitescope_demo/util/dates.py", 31, 6, 0.98, 0.9),
 )
 
 FRONTEND_SOURCES = (
@@ -1146,22 +1066,30 @@ FRONTEND_SOURCES = (
 
 
 def _branch_change(source: SourceFile, build: Build) -> SourceFile:
-    """What a feature branch did to a file: the streaming parser adds untested branches."""
+    """What a feature branch did to a file before it merged (or did not)."""
     if build.branch == COVERAGE_DROP_BRANCH and source.path == COVERAGE_DROP_FILE:
-        lines = source.lines + 46
-        covered = source.lines * source.line_rate + 21
-        branches = source.branch_points * 2 * source.branch_rate + 4
-        return replace(
-            source,
-            lines=lines,
-            branch_points=source.branch_points + 14,
-            line_rate=covered / lines,
-            branch_rate=branches / ((source.branch_points + 14) * 2),
-            drift=0.0,
-        )
+        # The streaming parser: 30 new lines, 12 tested; 9 new branch points, 2 of 18 tested.
+        return _grown(source, new_lines=30, tested_lines=12, new_points=9, tested_branches=2)
     if build.branch == "fix/webhook-timeouts" and source.path.endswith("webhooks/delivery.py"):
         return replace(source, line_rate=source.line_rate + 0.08, branch_rate=0.83)
     return source
+
+
+def _grown(
+    source: SourceFile, *, new_lines: int, tested_lines: int, new_points: int, tested_branches: int
+) -> SourceFile:
+    lines = source.lines + new_lines
+    points = source.branch_points + new_points
+    covered_lines = source.lines * source.line_rate + tested_lines
+    covered_branches = source.branch_points * 2 * source.branch_rate + tested_branches
+    return replace(
+        source,
+        lines=lines,
+        branch_points=points,
+        line_rate=covered_lines / lines,
+        branch_rate=covered_branches / (points * 2),
+        drift=0.0,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -1198,18 +1126,22 @@ def file_coverage(source: SourceFile, build: Build, plan: Plan) -> FileCoverage:
     branch_rate = min(1.0, source.branch_rate + drift)
     numbers, order = _layout(source.path, source.lines, source.branch_points)
     covered_lines = set(order[: round(source.lines * line_rate)])
-    # Branches sit on lines that are covered first, so covered branches have a hit line.
-    branch_lines = order[: source.branch_points]
-    to_cover = round(source.branch_points * 2 * branch_rate)
-    branches = {}
-    for index, number in enumerate(branch_lines):
-        first_pass = 1 if index < to_cover else 0
-        second_pass = 1 if index < to_cover - source.branch_points else 0
-        branches[number] = (first_pass + second_pass, 2)
+    # Branch points sit on the lines tests cover first, so a covered branch has a hit line.
+    branches = _branch_hits(order[: source.branch_points], branch_rate)
     lines = tuple(
         (number, (1 + number % 7) if number in covered_lines else 0) for number in numbers
     )
     return FileCoverage(source.path, lines, branches)
+
+
+def _branch_hits(branch_lines: Sequence[int], rate: float) -> dict[int, tuple[int, int]]:
+    """(covered, 2) per branch point: one branch of each first, then the second ones."""
+    points = len(branch_lines)
+    to_cover = round(points * 2 * rate)
+    return {
+        number: (int(index < to_cover) + int(index < to_cover - points), 2)
+        for index, number in enumerate(branch_lines)
+    }
 
 
 def render_cobertura(files: Sequence[FileCoverage], generated_at: datetime) -> bytes:
@@ -1275,10 +1207,11 @@ def render_lcov(files: Sequence[FileCoverage]) -> bytes:
     """An istanbul/nyc ``lcov.info`` with BRDA branch records."""
     out: list[str] = []
     for file in files:
+        hits_by_line = dict(file.lines)
         out += ["TN:", f"SF:{file.path}"]
         out += [f"DA:{number},{hits}" for number, hits in file.lines]
         for number, (covered, valid) in sorted(file.branches.items()):
-            hit = next(h for n, h in file.lines if n == number)
+            hit = hits_by_line[number]
             for branch in range(valid):
                 taken = str(hit) if branch < covered else ("0" if hit else "-")
                 out.append(f"BRDA:{number},{number},{branch},{taken}")
