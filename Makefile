@@ -27,11 +27,12 @@ node_modules/.installed: package.json package-lock.json
 
 run: setup
 	$(BIN)/suitescope db upgrade
+	$(BIN)/suitescope demo --if-empty
 	$(BIN)/suitescope run --host $(HOST) --port $(PORT)
 
 test: setup
 	mkdir -p build
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) \
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
 		--cov --cov-branch \
 		--cov-report=term --cov-report=xml:build/coverage.xml --cov-report=json:build/coverage.json \
 		--junitxml=build/junit.xml -o junit_family=xunit1 $(PYTEST_ARGS)

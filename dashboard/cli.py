@@ -12,8 +12,10 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from dashboard import projects as project_service
 from dashboard.cli_support import CliError, project_or_exit
+from dashboard.commands.demo import demo_command
 from dashboard.commands.ingest import ingest_command
 from dashboard.commands.upload import upload_command
+from dashboard.commands.users import users_group
 
 
 @click.group("projects", help="Create and list projects.")
@@ -95,6 +97,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(projects_group)
     app.cli.add_command(tokens_group)
     app.cli.add_command(ingest_command)
+    app.cli.add_command(users_group)
+    app.cli.add_command(demo_command)
 
 
 def _create_app_from_env() -> Flask:

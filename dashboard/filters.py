@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -14,6 +15,7 @@ DEFAULT_WINDOW = 30
 PER_PAGE_CHOICES = (25, 50, 100)
 DEFAULT_PER_PAGE = 50
 MAX_TEXT = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,9 @@ def _choice(value, choices: tuple[int, ...], default: int) -> int:
 def _text(value) -> str | None:
     if value is None:
         return None
-    value = str(value).strip()[:MAX_TEXT]
+    # Control characters (NUL above all) never match a branch or job, and
+    # PostgreSQL refuses NUL in text parameters outright.
+    value = _CONTROL.sub("", str(value)).strip()[:MAX_TEXT]
     return value or None
 
 

@@ -30,6 +30,9 @@ class IssuedToken:
 
 
 def get_project(slug: str) -> Project:
+    if not SLUG_PATTERN.match(slug):
+        # Never let a malformed slug (NUL bytes, say) reach the database driver.
+        raise ProjectError(f"no project with slug {slug!r}")
     project = db.session.scalar(select(Project).where(Project.slug == slug))
     if project is None:
         raise ProjectError(f"no project with slug {slug!r}")
@@ -116,16 +119,6 @@ def _as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
-
-
-def latest_runs(project: Project, limit: int = 20) -> list[Run]:
-    query = (
-        select(Run)
-        .where(Run.project_id == project.id)
-        .order_by(Run.started_at.desc(), Run.id.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
     "tests.fixtures.queries",
+    "tests.fixtures.browser",
 ]
 
 

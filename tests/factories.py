@@ -24,7 +24,11 @@ from dashboard.models import (
     User,
 )
 
-BASE_TIME = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+# A week ago at 09:00 UTC: recent enough that factory-made runs fall inside the
+# default 30-day window whenever the suite runs, fixed for the whole session.
+BASE_TIME = (datetime.now(UTC) - timedelta(days=7)).replace(
+    hour=9, minute=0, second=0, microsecond=0
+)
 
 
 class BaseFactory(SQLAlchemyModelFactory):
@@ -75,7 +79,8 @@ class RunFactory(BaseFactory):
     job = "default"
     branch = "main"
     commit_sha = factory.Sequence(lambda n: f"{n:040x}")
-    started_at = factory.Sequence(lambda n: BASE_TIME + timedelta(hours=n))
+    # Seconds apart: in order, and still inside the week however many runs a session makes.
+    started_at = factory.Sequence(lambda n: BASE_TIME + timedelta(seconds=n))
 
 
 class CaseFactory(BaseFactory):
@@ -87,7 +92,9 @@ class CaseFactory(BaseFactory):
     classname = "tests.test_example"
     name = factory.Sequence(lambda n: f"test_case_{n}")
     suite = ""
-    identity = factory.LazyAttribute(lambda o: Case.identity_of(o.file, o.classname, o.name, o.suite))
+    identity = factory.LazyAttribute(
+        lambda o: Case.identity_of(o.file, o.classname, o.name, o.suite)
+    )
 
 
 class ResultFactory(BaseFactory):

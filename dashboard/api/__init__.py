@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from dashboard import projects as project_service
+from dashboard import access
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -21,10 +21,10 @@ def project_json(project) -> dict:
 @bp.get("/projects")
 def list_projects():
     """Every project (with a project token in private mode: that token's project)."""
-    return jsonify({"projects": [project_json(p) for p in project_service.list_projects()]})
+    return jsonify({"projects": [project_json(p) for p in access.readable_projects()]})
 
 
-from dashboard.api import openapi, uploads  # noqa: E402,F401  (registers their routes)
+from dashboard.api import openapi  # noqa: E402
 
 openapi.describe(
     "/projects",
@@ -60,3 +60,6 @@ openapi.describe(
         },
     },
 )
+
+# Each endpoint module registers its routes (and OpenAPI entries) on ``bp``.
+from dashboard.api import coverage, durations, flaky, runs, uploads  # noqa: E402,F401

@@ -36,4 +36,13 @@ def projects():
     )
 
 
-from dashboard.ui import project_pages  # noqa: E402,F401  (registers the project routes)
+# Each screen module registers its routes on ``bp`` when imported.
+from dashboard.ui import (  # noqa: E402,F401
+    account,
+    coverage,
+    durations,
+    flaky,
+    project_pages,
+    runs,
+    settings,
+)

@@ -30,7 +30,8 @@ def test_htmx_request_gets_only_the_content_block(client, db_session):
     assert "<html" in full.text
     assert "<html" not in partial.text
     assert "<h1>Projects</h1>" in partial.text
-    assert full.headers["Vary"] == partial.headers["Vary"] == "HX-Request"
+    # Every page reads the session (who is signed in), hence Cookie too.
+    assert full.headers["Vary"] == partial.headers["Vary"] == "HX-Request, Cookie"
 
 
 def test_history_restore_gets_the_whole_page(client, db_session):
@@ -50,7 +51,7 @@ def test_project_page_lists_latest_runs(client, db_session):
 def test_project_page_empty_state(client, db_session):
     ProjectFactory(slug="web")
     db_session.commit()
-    assert "No runs yet." in client.get("/p/web").text
+    assert "No runs in this window." in client.get("/p/web").text
 
 
 def test_unknown_project_is_a_404_page(client, db_session):

@@ -106,28 +106,28 @@ def test_utf16_xml_with_a_byte_order_mark_is_read() -> None:
 
 
 def test_gzip_is_recognised_by_its_magic_bytes() -> None:
-    report = detect_and_parse(gzip.compress(JUNIT), "results.xml")
+    report = detect_and_parse(gzip.compress(JUNIT, mtime=0), "results.xml")
     assert isinstance(report, ParsedTestReport)
 
 
 def test_gzip_twice_is_unwrapped_twice_and_three_times_is_refused() -> None:
-    twice = gzip.compress(gzip.compress(LCOV))
+    twice = gzip.compress(gzip.compress(LCOV, mtime=0), mtime=0)
     assert detect_and_parse(twice).format == "lcov"
     with pytest.raises(UnsupportedFormat, match="gzip nested more than 2 deep"):
-        detect_and_parse(gzip.compress(twice))
+        detect_and_parse(gzip.compress(twice, mtime=0))
 
 
 def test_concatenated_gzip_members_are_one_stream() -> None:
-    halves = gzip.compress(JUNIT[:40]) + gzip.compress(JUNIT[40:])
+    halves = gzip.compress(JUNIT[:40], mtime=0) + gzip.compress(JUNIT[40:], mtime=0)
     assert decompress(halves, 10_000) == JUNIT
 
 
 def test_zero_padding_after_gzip_is_ignored() -> None:
-    assert decompress(gzip.compress(JUNIT) + b"\0" * 512, 10_000) == JUNIT
+    assert decompress(gzip.compress(JUNIT, mtime=0) + b"\0" * 512, 10_000) == JUNIT
 
 
 def test_a_gzip_bomb_stops_at_the_limit() -> None:
-    bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9)
+    bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9, mtime=0)
     assert len(bomb) < 100_000
     with pytest.raises(TooLarge) as caught:
         detect_and_parse(bomb, "bomb.xml.gz", limit_bytes=1_000_000)
@@ -135,17 +135,17 @@ def test_a_gzip_bomb_stops_at_the_limit() -> None:
 
 
 def test_output_exactly_at_the_limit_is_accepted() -> None:
-    assert decompress(gzip.compress(b"x" * 1000), 1000) == b"x" * 1000
+    assert decompress(gzip.compress(b"x" * 1000, mtime=0), 1000) == b"x" * 1000
     with pytest.raises(TooLarge):
-        decompress(gzip.compress(b"x" * 1001), 1000)
+        decompress(gzip.compress(b"x" * 1001, mtime=0), 1000)
 
 
 @pytest.mark.parametrize(
     ("data", "problem"),
     [
-        (gzip.compress(JUNIT)[:-12], "truncated gzip data"),
+        (gzip.compress(JUNIT, mtime=0)[:-12], "truncated gzip data"),
         (b"\x1f\x8b\x08\x00" + b"\xff" * 40, "corrupt gzip data"),
-        (gzip.compress(JUNIT)[:12] + zlib.compress(b"junk")[2:], "corrupt gzip data"),
+        (gzip.compress(JUNIT, mtime=0)[:12] + zlib.compress(b"junk")[2:], "corrupt gzip data"),
     ],
 )
 def test_broken_gzip_is_malformed(data: bytes, problem: str) -> None:

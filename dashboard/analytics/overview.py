@@ -1,0 +1,128 @@
+"""The project overview: headline cards against the previous period, and trends."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date
+
+from sqlalchemy import select
+
+from dashboard.analytics import coverage, flaky
+from dashboard.analytics.durations import median
+from dashboard.analytics.scope import Scope
+from dashboard.extensions import db
+from dashboard.models import Run
+
+TOP_FLAKY = 10
+LATEST_RUNS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One headline figure; ``kind`` says how to show it, ``good`` which way is better."""
+
+    label: str
+    value: float | None
+    previous: float | None
+    kind: str  # "count", "rate" or "seconds"
+    good: str  # "up" or "down"
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+
+@dataclass(frozen=True, slots=True)
+class RunStats:
+    runs: int
+    green_rate: float | None
+    median_wall_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyHealth:
+    day: date
+    runs: int
+    green_runs: int
+
+    @property
+    def green_rate(self) -> float:
+        return self.green_runs / self.runs if self.runs else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    cards: list[Card]
+    top_flaky: list[flaky.CaseFlakiness]
+    latest_runs: list[Run]
+
+
+def _window_runs(scope: Scope) -> list[tuple]:
+    query = select(Run.started_at, Run.failed, Run.errors, Run.tests, Run.wall_seconds).where(
+        *scope.run_conditions()
+    )
+    return db.session.execute(query).all()
+
+
+def run_stats(scope: Scope) -> RunStats:
+    """Runs in the scope, the share that passed (no failure or error), median wall time."""
+    rows = [row for row in _window_runs(scope) if row.tests]
+    if not rows:
+        return RunStats(0, None, None)
+    green = sum(1 for row in rows if row.failed + row.errors == 0)
+    walls = [row.wall_seconds for row in rows if row.wall_seconds]
+    return RunStats(len(rows), green / len(rows), median(walls) if walls else None)
+
+
+def daily_health(scope: Scope) -> list[DailyHealth]:
+    """Runs and green runs per day (UTC), oldest first."""
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for row in _window_runs(scope):
+        if not row.tests:
+            continue
+        counts = per_day[row.started_at.date()]
+        counts[0] += 1
+        counts[1] += row.failed + row.errors == 0
+    return [DailyHealth(day, runs, green) for day, (runs, green) in sorted(per_day.items())]
+
+
+def _coverage_rates(scope: Scope) -> tuple[float | None, float | None]:
+    # The default branch's coverage as of the end of the scope's window.
+    report = coverage.latest_report(replace(scope, branch=scope.project.default_branch, job=None))
+    if report is None:
+        return None, None
+    return report.line_rate, report.branch_rate
+
+
+def project_overview(scope: Scope) -> Overview:
+    previous = scope.previous_period()
+    now_stats, before_stats = run_stats(scope), run_stats(previous)
+    report = flaky.flaky_report(scope)
+    flaky_now = [case for case in report if case.status == "flaky"]
+    flaky_before = [case for case in flaky.flaky_report(previous) if case.status == "flaky"]
+    line_now, branch_now = _coverage_rates(scope)
+    line_before, branch_before = _coverage_rates(previous)
+    cards = [
+        Card("Runs", now_stats.runs, before_stats.runs, "count", "up"),
+        Card("Runs passed", now_stats.green_rate, before_stats.green_rate, "rate", "up"),
+        Card("Flaky tests", len(flaky_now), len(flaky_before), "count", "down"),
+        Card(
+            "Median suite wall time",
+            now_stats.median_wall_seconds,
+            before_stats.median_wall_seconds,
+            "seconds",
+            "down",
+        ),
+        Card("Line coverage", line_now, line_before, "rate", "up"),
+        Card("Branch coverage", branch_now, branch_before, "rate", "up"),
+    ]
+    latest = db.session.scalars(
+        select(Run)
+        .where(*scope.run_conditions())
+        .order_by(Run.started_at.desc(), Run.id.desc())
+        .limit(LATEST_RUNS)
+    ).all()
+    return Overview(cards=cards, top_flaky=flaky_now[:TOP_FLAKY], latest_runs=list(latest))

@@ -1,0 +1,139 @@
+"""Every screen in a real headless Chromium: loads, draws, filters, escapes."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models import Case, Project, Run
+from tests.fixtures.browser import draw_every_chart, screenshot, sign_in_as_admin
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture(scope="module")
+def demo_ids(live_server) -> dict:
+    """A run and a case of the demo project, to visit their pages."""
+    with live_server.app.app_context():
+        project = db.session.scalar(select(Project).where(Project.slug == "demo"))
+        runs = db.session.scalars(
+            select(Run).where(Run.project_id == project.id).order_by(Run.started_at.desc()).limit(2)
+        ).all()
+        case = db.session.scalar(
+            select(Case).where(Case.project_id == project.id, Case.name.contains("<script>"))
+        )
+        ids = {"run": runs[0].id, "previous_run": runs[1].id, "script_case": case.id}
+        db.session.remove()
+    return ids
+
+
+def screens(ids: dict) -> dict[str, str]:
+    return {
+        "projects": "/",
+        "overview": "/p/demo",
+        "flaky": "/p/demo/flaky",
+        "durations": "/p/demo/durations",
+        "coverage": "/p/demo/coverage",
+        "runs": "/p/demo/runs",
+        "run": f"/p/demo/runs/{ids['run']}",
+        "compare": f"/p/demo/compare?base={ids['previous_run']}&head={ids['run']}",
+        "test-history": f"/p/demo/tests/{ids['script_case']}",
+        "settings": "/p/demo/settings",
+        "sign-in": "/sign-in",
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "projects",
+        "overview",
+        "flaky",
+        "durations",
+        "coverage",
+        "runs",
+        "run",
+        "compare",
+        "test-history",
+        "settings",
+        "sign-in",
+    ],
+)
+def test_every_screen_loads_without_console_errors(page, live_server, demo_ids, name):
+    response = page.goto(live_server(screens(demo_ids)[name]))
+    assert response.status == 200
+    page.wait_for_load_state("networkidle")
+    draw_every_chart(page)
+    assert page.locator("figure.chart-error").count() == 0
+    screenshot(page, name)
+    # The fixture fails the test on any console error or dialog.
+
+
+def mark_document(page) -> None:
+    """A flag that survives htmx swaps but not a full page load."""
+    page.evaluate("window.__sameDocument = true")
+
+
+def still_same_document(page) -> bool:
+    return page.evaluate("window.__sameDocument === true")
+
+
+def test_a_filter_swaps_the_table_through_htmx_and_updates_the_url(page, live_server):
+    page.goto(live_server("/p/demo/flaky"))
+    mark_document(page)
+    page.select_option("select[name=window]", "7")
+    page.wait_for_url("**/p/demo/flaky?*window=7*")
+    page.wait_for_load_state("networkidle")
+    assert still_same_document(page), "the filter reloaded the page instead of swapping"
+    assert page.locator("select[name=window]").input_value() == "7"
+    # The pushed URL renders whole on its own (a bookmark, a reload).
+    page.reload()
+    assert page.locator("select[name=window]").input_value() == "7"
+    assert page.locator("h1", has_text="Flaky tests").count() == 1
+
+
+def test_a_plotly_chart_draws(page, live_server):
+    page.goto(live_server("/p/demo/durations"))
+    draw_every_chart(page)
+    drawn = page.locator("figure[data-state=drawn] .js-plotly-plot")
+    assert drawn.count() >= 1
+    assert drawn.first.locator("svg.main-svg").count() >= 1
+
+
+def test_pagination_moves_through_the_runs(page, live_server):
+    page.goto(live_server("/p/demo/runs"))
+    mark_document(page)
+    first_row = page.locator("tbody tr").first.inner_text()
+    page.locator("a[rel=next]").first.click()
+    page.wait_for_url("**page=2*")
+    page.wait_for_load_state("networkidle")
+    assert still_same_document(page)
+    assert page.locator("tbody tr").first.inner_text() != first_row
+    assert "Page 2 of" in page.locator(".pagination").first.inner_text()
+
+
+def test_quarantine_round_trip(page, live_server):
+    from playwright.sync_api import expect
+
+    sign_in_as_admin(page, live_server)
+    page.goto(live_server("/p/demo/flaky"))
+    row = page.locator("tbody tr").first
+    name = row.locator("strong").first.inner_text()
+    row.locator("summary", has_text="Quarantine").click()
+    row.locator("input[name=reason]").fill("browser test: flaky on CI")
+    row.locator("button", has_text="Quarantine").click()
+    quarantined = page.locator("tbody tr", has_text=name)
+    expect(quarantined.locator(".badge", has_text="quarantined")).to_have_count(1)
+    expect(quarantined).to_contain_text("browser test: flaky on CI")
+    quarantined.locator("button", has_text="Lift quarantine").click()
+    expect(page.locator("tbody tr", has_text=name).locator(".badge.quarantined")).to_have_count(0)
+
+
+def test_a_test_named_like_a_script_is_shown_as_text(page, live_server, demo_ids):
+    page.goto(live_server(f"/p/demo/tests/{demo_ids['script_case']}"))
+    draw_every_chart(page)
+    assert page.get_by_text("<script>alert(1)</script>").first.is_visible()
+    # Nothing ran: the page fixture fails the test on any dialog or console error,
+    # and no <script> element with that body exists in the document.
+    assert page.evaluate("[...document.scripts].every(s => !s.textContent.includes('alert(1)'))")
