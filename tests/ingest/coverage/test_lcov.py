@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from ingest.coverage import lcov
@@ -124,16 +122,16 @@ def test_no_records_is_empty(text: str) -> None:
         lcov.parse(text.encode())
 
 
-def test_fifty_thousand_lines_parse_well_under_a_second() -> None:
+def test_a_large_report_keeps_every_file_and_count() -> None:
+    # Speed is measured in bench/, never timed here; this checks the counts hold at size.
     records = []
     for number in range(500):
         records.append(f"SF:/home/ci/repo/src/pkg{number % 20}/file{number}.c")
         records.extend(f"DA:{line},{line % 3}" for line in range(1, 91))
         records.extend(f"BRDA:{line},0,{line % 2},{line}" for line in range(1, 11))
         records.append("end_of_record")
-    data = "\n".join(records).encode()
-    started = time.perf_counter()
-    parsed = lcov.parse(data)
-    elapsed = time.perf_counter() - started
+    parsed = lcov.parse("\n".join(records).encode())
     assert len(parsed.files) == 500
-    assert elapsed < 0.5, f"50,000 LCOV lines took {elapsed:.2f} s"
+    assert all(f.lines_valid == 90 for f in parsed.files)
+    assert all(f.lines_covered == 60 for f in parsed.files)
+    assert all((f.branches_valid, f.branches_covered) == (10, 10) for f in parsed.files)
