@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 # Order matters: the specific shapes go before the plain numbers inside them.
 _VOLATILE = [
@@ -43,7 +44,11 @@ def normalise_message(message: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()[:_MAX_NORMALISED_CHARS]
 
 
+@lru_cache(maxsize=4096)
 def failure_fingerprint(failure_type: str | None, message: str | None) -> str:
-    """A 32-hex-digit key grouping failures with the same cause."""
+    """A 32-hex-digit key grouping failures with the same cause.
+
+    Cached: one root cause usually fails many tests with the very same message.
+    """
     normalised = f"{failure_type or ''}: {normalise_message(message or '')}"
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]

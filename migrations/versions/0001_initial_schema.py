@@ -69,7 +69,6 @@ def upgrade():
     sa.Column('suite', sa.String(length=1000), nullable=False),
     sa.Column('identity', sa.String(length=64), nullable=False),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['project_id'], ['project.id'], name=op.f('fk_case_project_id_project'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case')),
     sa.UniqueConstraint('project_id', 'identity', name=op.f('uq_case_project_id_identity'))
     )

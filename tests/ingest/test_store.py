@@ -206,3 +206,41 @@ def test_coverage_shards_merge_per_file(db_session):
     report_row = db_session.scalars(select(CoverageReport)).one()
     assert (report_row.lines_valid, report_row.lines_covered) == (20, 12)
     assert (report_row.branches_valid, report_row.branches_covered) == (4, 2)
+
+
+def test_a_race_on_new_cases_falls_back_to_the_safe_insert(db_session, monkeypatch):
+    """If a concurrent upload adds the same new cases first, the unique index
+    objects to the fast insert; the upload still stores every case exactly once."""
+    from contextlib import contextmanager
+
+    from sqlalchemy.exc import IntegrityError
+
+    project = ProjectFactory()
+    run = make_run(db_session, project)
+    CaseFactory(project=project, file="a.py", classname="a", name="test_x")
+
+    @contextmanager
+    def lost_race():
+        raise IntegrityError("INSERT INTO case ...", {}, Exception("duplicate key"))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(db_session, "begin_nested", lost_race)
+    store.store_test_report(
+        db_session,
+        run,
+        report(ParsedCase("test_x", "a", "a.py"), ParsedCase("test_y", "a", "a.py")),
+    )
+    names = sorted(db_session.scalars(select(Case.name)))
+    assert names == ["test_x", "test_y"]
+    assert len(results_by_name(db_session, run)) == 2
+
+
+def test_a_second_report_for_the_same_run_merges_rather_than_duplicates(db_session):
+    project = ProjectFactory()
+    run = make_run(db_session, project)
+    store.store_test_report(db_session, run, report(ParsedCase("test_x", "a", "a.py")))
+    store.store_test_report(
+        db_session, run, report(ParsedCase("test_x", "a", "a.py", outcome="failed"))
+    )
+    merged = results_by_name(db_session, run)["test_x"]
+    assert (merged.outcome, merged.retry_flake, merged.attempts) == ("passed", True, 2)
