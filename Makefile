@@ -9,9 +9,34 @@ PORT ?= 5000
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint format clean
+.PHONY: setup run test lint format clean system-packages browser
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: system-packages $(VENV)/.installed node_modules/.installed
+
+# Debian packages we need from outside PyPI: Node.js/npm for the front-end
+# packages (and Chromium, for the browser tests, under `make test`). As root
+# they are installed with apt-get; otherwise we say what to install.
+define require_debian_packages
+	@missing=""; \
+	for pair in $(1); do \
+	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "missing:$$missing; install them with: sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+system-packages:
+	$(call require_debian_packages,npm:nodejs npm:npm)
+
+browser:
+	$(call require_debian_packages,chromium:chromium)
 
 # Reinstall only when the project's dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -30,7 +55,7 @@ run: setup
 	$(BIN)/suitescope demo --if-empty
 	$(BIN)/suitescope run --host $(HOST) --port $(PORT)
 
-test: setup
+test: setup browser
 	mkdir -p build
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup \
 		--cov --cov-branch \
