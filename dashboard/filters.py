@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 from urllib.parse import urlencode
 
@@ -36,18 +35,14 @@ class Filters:
     def from_args(cls, args: MultiDict | dict) -> Filters:
         return cls(
             window=_choice(args.get("window"), WINDOWS, DEFAULT_WINDOW),
-            branch=_text(args.get("branch")),
-            job=_text(args.get("job")),
-            status=_text(args.get("status")),
-            q=_text(args.get("q")),
-            sort=_text(args.get("sort")),
+            branch=clean_text(args.get("branch")),
+            job=clean_text(args.get("job")),
+            status=clean_text(args.get("status")),
+            q=clean_text(args.get("q")),
+            sort=clean_text(args.get("sort")),
             page=max(_int(args.get("page"), 1), 1),
             per_page=_choice(args.get("per_page"), PER_PAGE_CHOICES, DEFAULT_PER_PAGE),
         )
-
-    def since(self, now: datetime | None = None) -> datetime:
-        """Start of the window."""
-        return (now or datetime.now(UTC)) - timedelta(days=self.window)
 
     def with_(self, **changes) -> Filters:
         """A copy with some fields changed; changing a filter goes back to page 1."""
@@ -79,7 +74,9 @@ def _choice(value, choices: tuple[int, ...], default: int) -> int:
     return number if number in choices else default
 
 
-def _text(value) -> str | None:
+def clean_text(value) -> str | None:
+    """A text filter as every screen and endpoint reads it: trimmed, bounded,
+    blank meaning "not given"."""
     if value is None:
         return None
     # Control characters (NUL above all) never match a branch or job, and

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from flask import abort, request
 
 from dashboard import projects as project_service
-from dashboard.filters import Filters
+from dashboard.filters import Filters, clean_text
 from dashboard.models import Project
 
 
@@ -19,7 +20,47 @@ def api_project_or_404(slug: str) -> Project:
 
 
 def api_filters() -> Filters:
+    """The screens' lenient filters: a malformed value falls back to its default."""
     return Filters.from_args(request.args)
+
+
+# Strict parameters, for endpoints that answer a bad value with a 400, never a guess.
+
+
+def int_arg(name: str, default: int, choices: Collection[int] | None = None) -> int:
+    """A whole number of at least 1 (one of ``choices`` if given); absent: ``default``."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    number = int(value) if value.isascii() and value.isdigit() else 0
+    if choices is not None and number not in choices:
+        abort(400, f"`{name}` must be one of {', '.join(map(str, choices))}")
+    if number < 1:
+        abort(400, f"`{name}` must be a whole number of at least 1")
+    return number
+
+
+def text_arg(name: str, choices: Collection[str] | None = None) -> str | None:
+    """A text parameter cleaned as the screens clean theirs (blank: ``None``);
+    with ``choices``, any other value is a 400."""
+    value = clean_text(request.args.get(name))
+    if value is not None and choices is not None and value not in choices:
+        abort(400, f"`{name}` must be one of {', '.join(choices)}")
+    return value
+
+
+def case_identity_json(case_id: int, case) -> dict:
+    """A test's identity as every endpoint listing tests spells it; ``case`` is a ``Case``
+    or an analytics row (anything with ``file``, ``classname`` and ``name``)."""
+    return {"case_id": case_id, "file": case.file, "classname": case.classname, "name": case.name}
+
+
+CASE_IDENTITY_PROPERTIES = {
+    "case_id": {"type": "integer"},
+    "file": {"type": "string"},
+    "classname": {"type": "string"},
+    "name": {"type": "string"},
+}
 
 
 def iso(value: datetime | None) -> str | None:

@@ -89,11 +89,6 @@ FILE_PROPERTIES = {
 }
 
 
-def object_schema(properties: dict) -> dict:
-    """Every property always present (null where the schema allows it)."""
-    return {"type": "object", "required": list(properties), "properties": properties}
-
-
 openapi.describe(
     "/projects/{slug}/coverage",
     "get",
@@ -107,23 +102,23 @@ openapi.describe(
         "parameters": [openapi.SLUG_PARAMETER, *openapi.FILTER_PARAMETERS],
         "responses": {
             "200": openapi.json_response(
-                {
-                    "type": "object",
-                    "required": ["branch", "trend", "files"],
-                    "properties": {
+                openapi.object_schema(
+                    {
                         "branch": {"type": "string"},
                         "trend": {
                             "type": "array",
                             "items": openapi.schema(
-                                "CoveragePoint", object_schema(POINT_PROPERTIES)
+                                "CoveragePoint", openapi.object_schema(POINT_PROPERTIES)
                             ),
                         },
                         "files": {
                             "type": "array",
-                            "items": openapi.schema("FileCoverage", object_schema(FILE_PROPERTIES)),
+                            "items": openapi.schema(
+                                "FileCoverage", openapi.object_schema(FILE_PROPERTIES)
+                            ),
                         },
-                    },
-                }
+                    }
+                )
             ),
             **openapi.error_responses(401, 404),
         },

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from flask import jsonify
 
 from dashboard.analytics import durations
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
-from dashboard.api.common import api_filters, api_project_or_404, iso
-from dashboard.filters import Filters
+from dashboard.api.common import (
+    CASE_IDENTITY_PROPERTIES,
+    api_filters,
+    api_project_or_404,
+    case_identity_json,
+    iso,
+)
 
 SLOWEST_LIMIT = 50
 
@@ -18,7 +21,7 @@ SLOWEST_LIMIT = 50
 @bp.get("/projects/<slug>/durations")
 def project_durations(slug: str):
     project = api_project_or_404(slug)
-    scope = Scope.from_filters(project, without_nul(api_filters()))
+    scope = Scope.from_filters(project, api_filters())
     run = durations.parallelism_run(scope)
     estimate = durations.parallelism_estimate(scope, run) if run else {}
     return jsonify(
@@ -32,28 +35,9 @@ def project_durations(slug: str):
     )
 
 
-def without_nul(filters: Filters) -> Filters:
-    # PostgreSQL text cannot hold NUL, so the query would fail; no branch or job
-    # contains one, so dropping it changes no answer.
-    return replace(
-        filters,
-        branch=(filters.branch or "").replace("\x00", "") or None,
-        job=(filters.job or "").replace("\x00", "") or None,
-    )
-
-
-def case_fields(item: durations.SlowTest | durations.Regression) -> dict:
-    return {
-        "case_id": item.case_id,
-        "file": item.file,
-        "classname": item.classname,
-        "name": item.name,
-    }
-
-
 def slow_test_json(test: durations.SlowTest) -> dict:
     return {
-        **case_fields(test),
+        **case_identity_json(test.case_id, test),
         "median_s": test.median_s,
         "p95_s": test.p95_s,
         "executions": test.executions,
@@ -62,7 +46,7 @@ def slow_test_json(test: durations.SlowTest) -> dict:
 
 def regression_json(regression: durations.Regression) -> dict:
     return {
-        **case_fields(regression),
+        **case_identity_json(regression.case_id, regression),
         "baseline_median_s": regression.baseline_median_s,
         "recent_median_s": regression.recent_median_s,
         "change_pct": regression.change_pct,
@@ -79,13 +63,41 @@ def wall_time_json(point: durations.WallTimePoint) -> dict:
     }
 
 
-CASE_PROPERTIES = {
-    "case_id": {"type": "integer"},
-    "file": {"type": "string"},
-    "classname": {"type": "string"},
-    "name": {"type": "string"},
-}
 SECONDS = {"type": "number", "minimum": 0}
+SLOW_TEST = openapi.schema(
+    "DurationSlowTest",
+    openapi.object_schema(
+        {
+            **CASE_IDENTITY_PROPERTIES,
+            "median_s": SECONDS,
+            "p95_s": SECONDS,
+            "executions": {"type": "integer", "minimum": 1},
+        }
+    ),
+)
+REGRESSION = openapi.schema(
+    "DurationRegression",
+    openapi.object_schema(
+        {
+            **CASE_IDENTITY_PROPERTIES,
+            "baseline_median_s": SECONDS,
+            "recent_median_s": SECONDS,
+            "change_pct": {"type": "number"},
+            "first_slow_run_id": {"type": "integer"},
+        }
+    ),
+)
+WALL_TIME_POINT = openapi.schema(
+    "DurationWallTimePoint",
+    openapi.object_schema(
+        {
+            "run_id": {"type": "integer"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "job": {"type": "string"},
+            "seconds": SECONDS,
+        }
+    ),
+)
 
 openapi.describe(
     "/projects/{slug}/durations",
@@ -101,76 +113,11 @@ openapi.describe(
             "200": openapi.json_response(
                 openapi.schema(
                     "Durations",
-                    {
-                        "type": "object",
-                        "required": [
-                            "slowest",
-                            "regressions",
-                            "wall_time",
-                            "parallelism",
-                            "parallelism_run_id",
-                        ],
-                        "properties": {
-                            "slowest": {
-                                "type": "array",
-                                "items": openapi.schema(
-                                    "DurationSlowTest",
-                                    {
-                                        "type": "object",
-                                        "required": [
-                                            *CASE_PROPERTIES,
-                                            "median_s",
-                                            "p95_s",
-                                            "executions",
-                                        ],
-                                        "properties": {
-                                            **CASE_PROPERTIES,
-                                            "median_s": SECONDS,
-                                            "p95_s": SECONDS,
-                                            "executions": {"type": "integer", "minimum": 1},
-                                        },
-                                    },
-                                ),
-                            },
-                            "regressions": {
-                                "type": "array",
-                                "items": openapi.schema(
-                                    "DurationRegression",
-                                    {
-                                        "type": "object",
-                                        "required": [
-                                            *CASE_PROPERTIES,
-                                            "baseline_median_s",
-                                            "recent_median_s",
-                                            "change_pct",
-                                            "first_slow_run_id",
-                                        ],
-                                        "properties": {
-                                            **CASE_PROPERTIES,
-                                            "baseline_median_s": SECONDS,
-                                            "recent_median_s": SECONDS,
-                                            "change_pct": {"type": "number"},
-                                            "first_slow_run_id": {"type": "integer"},
-                                        },
-                                    },
-                                ),
-                            },
-                            "wall_time": {
-                                "type": "array",
-                                "items": openapi.schema(
-                                    "DurationWallTimePoint",
-                                    {
-                                        "type": "object",
-                                        "required": ["run_id", "started_at", "job", "seconds"],
-                                        "properties": {
-                                            "run_id": {"type": "integer"},
-                                            "started_at": {"type": "string", "format": "date-time"},
-                                            "job": {"type": "string"},
-                                            "seconds": SECONDS,
-                                        },
-                                    },
-                                ),
-                            },
+                    openapi.object_schema(
+                        {
+                            "slowest": {"type": "array", "items": SLOW_TEST},
+                            "regressions": {"type": "array", "items": REGRESSION},
+                            "wall_time": {"type": "array", "items": WALL_TIME_POINT},
                             "parallelism": {
                                 "type": "object",
                                 "properties": {
@@ -179,8 +126,8 @@ openapi.describe(
                                 "additionalProperties": False,
                             },
                             "parallelism_run_id": {"type": "integer", "nullable": True},
-                        },
-                    },
+                        }
+                    ),
                 )
             ),
             **openapi.error_responses(404),

@@ -18,11 +18,17 @@ from dashboard import quarantine as quarantine_service
 from dashboard.analytics.flaky import REPORT_STATUSES, CaseFlakiness, Evidence, flaky_report
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
-from dashboard.api.common import api_project_or_404, iso
+from dashboard.api.common import (
+    CASE_IDENTITY_PROPERTIES,
+    api_project_or_404,
+    case_identity_json,
+    int_arg,
+    iso,
+    text_arg,
+)
 from dashboard.auth import require_token
 from dashboard.filters import DEFAULT_WINDOW, WINDOWS, Filters
 from dashboard.models import Case, Project, Quarantine
-from dashboard.projects import SLUG_PATTERN
 
 QUARANTINE_FORMATS = ("json", "pytest", "text")
 IDENTITY_FIELDS = ("file", "classname", "name", "suite")
@@ -33,7 +39,7 @@ IDENTITY_FIELDS = ("file", "classname", "name", "suite")
 
 @bp.get("/projects/<slug>/flaky")
 def flaky_tests(slug: str):
-    project = project_or_404(slug)
+    project = api_project_or_404(slug)
     filters = report_filters()
     rows = flaky_report(Scope.from_filters(project, filters), status=filters.status)
     return jsonify({"window_days": filters.window, "tests": [flakiness_json(r) for r in rows]})
@@ -41,10 +47,8 @@ def flaky_tests(slug: str):
 
 @bp.get("/projects/<slug>/quarantine")
 def quarantine_list(slug: str):
-    project = project_or_404(slug)
-    output = request.args.get("format", "json")
-    if output not in QUARANTINE_FORMATS:
-        abort(400, f"`format` must be one of {', '.join(QUARANTINE_FORMATS)}")
+    project = api_project_or_404(slug)
+    output = text_arg("format", QUARANTINE_FORMATS) or "json"
     entries = quarantine_service.active_quarantines(project)
     if output == "pytest":
         return text_lines(
@@ -56,30 +60,14 @@ def quarantine_list(slug: str):
     return jsonify({"quarantined": [quarantine_json(q) for q in entries]})
 
 
-def project_or_404(slug: str) -> Project:
-    # A slug that cannot exist is answered without a query (PostgreSQL refuses NUL).
-    if not SLUG_PATTERN.match(slug):
-        abort(404, f"no project with slug {slug!r}")
-    return api_project_or_404(slug)
-
-
 def report_filters() -> Filters:
     """The query string, validated: a bad value is a 400, never a guess."""
-    window = request.args.get("window", str(DEFAULT_WINDOW))
-    if window not in {str(w) for w in WINDOWS}:
-        abort(400, f"`window` must be one of {', '.join(map(str, WINDOWS))} (days)")
-    status = request.args.get("status") or None
-    if status is not None and status not in REPORT_STATUSES:
-        abort(400, f"`status` must be one of {', '.join(REPORT_STATUSES)}")
     return Filters(
-        window=int(window), branch=text_arg("branch"), job=text_arg("job"), status=status
+        window=int_arg("window", DEFAULT_WINDOW, WINDOWS),
+        branch=text_arg("branch"),
+        job=text_arg("job"),
+        status=text_arg("status", REPORT_STATUSES),
     )
-
-
-def text_arg(name: str) -> str | None:
-    # PostgreSQL text cannot hold NUL, and no stored branch or job has one.
-    value = (request.args.get(name) or "").replace("\x00", "").strip()
-    return value[:200] or None
 
 
 def text_lines(lines: Iterable[str]) -> Response:
@@ -90,10 +78,7 @@ def text_lines(lines: Iterable[str]) -> Response:
 
 def flakiness_json(row: CaseFlakiness) -> dict:
     return {
-        "case_id": row.case_id,
-        "file": row.file,
-        "classname": row.classname,
-        "name": row.name,
+        **case_identity_json(row.case_id, row),
         "status": row.status,
         "executions": row.executions,
         "failures": row.failures,
@@ -128,10 +113,7 @@ def evidence_json(evidence: Evidence) -> dict:
 def quarantine_json(quarantine: Quarantine) -> dict:
     case = quarantine.case
     return {
-        "case_id": case.id,
-        "file": case.file,
-        "classname": case.classname,
-        "name": case.name,
+        **case_identity_json(case.id, case),
         "node_id": quarantine_service.pytest_node_id(case.file, case.classname, case.name),
         "reason": quarantine.reason,
         "created_by": quarantine.created_by,
@@ -182,7 +164,7 @@ def remove_quarantine(slug: str):
 def token_project(slug: str) -> tuple[Project, str]:
     """The project, if the request's token belongs to it; and who to record as the author."""
     token = require_token()
-    project = project_or_404(slug)
+    project = api_project_or_404(slug)
     if token.project_id != project.id:
         raise Forbidden("this token belongs to another project")
     access.record_token_use(token)
@@ -231,10 +213,8 @@ NULLABLE_STRING = {"type": "string", "nullable": True}
 
 EVIDENCE_SCHEMA = openapi.schema(
     "FlakyEvidence",
-    {
-        "type": "object",
-        "required": ["kind", "run_ids", "commit", "branch", "job", "started_at", "detail"],
-        "properties": {
+    openapi.object_schema(
+        {
             "kind": {"type": "string", "enum": ["retry_flake", "same_commit", "flip"]},
             "run_ids": {"type": "array", "items": {"type": "integer"}},
             "commit": NULLABLE_STRING,
@@ -242,8 +222,8 @@ EVIDENCE_SCHEMA = openapi.schema(
             "job": NULLABLE_STRING,
             "started_at": {"type": "string", "format": "date-time"},
             "detail": {"type": "string"},
-        },
-    },
+        }
+    ),
 )
 
 RATE = {"type": "number", "minimum": 0, "maximum": 1}
@@ -251,35 +231,9 @@ COUNT = {"type": "integer", "minimum": 0}
 
 FLAKY_TEST_SCHEMA = openapi.schema(
     "FlakyTest",
-    {
-        "type": "object",
-        "required": [
-            "case_id",
-            "file",
-            "classname",
-            "name",
-            "status",
-            "executions",
-            "failures",
-            "flaky_executions",
-            "flake_rate",
-            "flake_rate_low",
-            "flake_rate_high",
-            "flip_rate",
-            "retry_flakes",
-            "same_commit_flakes",
-            "runs_disrupted",
-            "ci_seconds_lost",
-            "last_flake_run_id",
-            "why",
-            "quarantined",
-            "evidence",
-        ],
-        "properties": {
-            "case_id": {"type": "integer"},
-            "file": {"type": "string"},
-            "classname": {"type": "string"},
-            "name": {"type": "string"},
+    openapi.object_schema(
+        {
+            **CASE_IDENTITY_PROPERTIES,
             "status": {"type": "string", "enum": list(REPORT_STATUSES)},
             "executions": COUNT,
             "failures": COUNT,
@@ -296,39 +250,23 @@ FLAKY_TEST_SCHEMA = openapi.schema(
             "why": {"type": "string"},
             "quarantined": {"type": "boolean"},
             "evidence": {"type": "array", "items": EVIDENCE_SCHEMA},
-        },
-    },
+        }
+    ),
 )
 
 QUARANTINE_SCHEMA = openapi.schema(
     "QuarantinedTest",
-    {
-        "type": "object",
-        "required": [
-            "case_id",
-            "file",
-            "classname",
-            "name",
-            "node_id",
-            "reason",
-            "created_by",
-            "created_at",
-            "expires_at",
-            "lifted_at",
-        ],
-        "properties": {
-            "case_id": {"type": "integer"},
-            "file": {"type": "string"},
-            "classname": {"type": "string"},
-            "name": {"type": "string"},
+    openapi.object_schema(
+        {
+            **CASE_IDENTITY_PROPERTIES,
             "node_id": {"type": "string", "description": "pytest node id, for --deselect"},
             "reason": {"type": "string"},
             "created_by": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
             "expires_at": {**NULLABLE_STRING, "format": "date-time"},
             "lifted_at": {**NULLABLE_STRING, "format": "date-time"},
-        },
-    },
+        }
+    ),
 )
 
 CASE_FIELDS = {
@@ -351,14 +289,12 @@ openapi.describe(
         ],
         "responses": {
             "200": openapi.json_response(
-                {
-                    "type": "object",
-                    "required": ["window_days", "tests"],
-                    "properties": {
+                openapi.object_schema(
+                    {
                         "window_days": {"type": "integer", "enum": list(WINDOWS)},
                         "tests": {"type": "array", "items": FLAKY_TEST_SCHEMA},
-                    },
-                }
+                    }
+                )
             ),
             **openapi.error_responses(400, 401, 403, 404),
         },
@@ -381,13 +317,9 @@ openapi.describe(
                 "description": "OK",
                 "content": {
                     "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["quarantined"],
-                            "properties": {
-                                "quarantined": {"type": "array", "items": QUARANTINE_SCHEMA}
-                            },
-                        }
+                        "schema": openapi.object_schema(
+                            {"quarantined": {"type": "array", "items": QUARANTINE_SCHEMA}}
+                        )
                     },
                     "text/plain": {"schema": {"type": "string"}},
                 },

@@ -9,6 +9,8 @@ from __future__ import annotations
 from flask import jsonify
 
 from dashboard.api import bp
+from dashboard.filters import WINDOWS
+from dashboard.projects import SLUG_PATTERN
 
 PATHS: dict[str, dict] = {}
 SCHEMAS: dict[str, dict] = {
@@ -35,7 +37,7 @@ SLUG_PARAMETER = {
     "name": "slug",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+    "schema": {"type": "string", "pattern": SLUG_PATTERN.pattern},
 }
 
 
@@ -50,10 +52,18 @@ def query_parameter(name: str, schema: dict, description: str = "") -> dict:
 
 
 FILTER_PARAMETERS = [
-    query_parameter("window", {"type": "integer", "enum": [7, 14, 30, 90]}, "days"),
+    query_parameter("window", {"type": "integer", "enum": list(WINDOWS)}, "days"),
     query_parameter("branch", {"type": "string"}),
     query_parameter("job", {"type": "string"}),
 ]
+
+
+def object_schema(properties: dict, nullable: bool = False) -> dict:
+    """An object schema whose every property is always present (null where allowed)."""
+    schema = {"type": "object", "required": list(properties), "properties": properties}
+    if nullable:
+        schema["nullable"] = True
+    return schema
 
 
 def error_responses(*statuses: int) -> dict:

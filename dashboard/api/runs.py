@@ -2,57 +2,28 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, request, url_for
+from flask import abort, jsonify, url_for
 
 from dashboard.analytics import history as history_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
-from dashboard.api.common import api_project_or_404
-from dashboard.filters import PER_PAGE_CHOICES, Filters
+from dashboard.api.common import api_project_or_404, int_arg, text_arg
+from dashboard.api.openapi import object_schema
+from dashboard.filters import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, Filters
 from dashboard.models import Project, Run
-from dashboard.projects import SLUG_PATTERN
 
 STATUS_VALUES = [value for value, _ in run_analytics.RUN_STATUSES]
 
 
-def project_or_404(slug: str) -> Project:
-    # A slug that cannot exist is answered without a query: PostgreSQL refuses
-    # some characters (NUL) as a parameter, which would otherwise be a 500.
-    if not SLUG_PATTERN.match(slug):
-        abort(404, f"no project with slug {slug!r}")
-    return api_project_or_404(slug)
-
-
-def positive_int_arg(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        abort(400, f"`{name}` must be a whole number of at least 1")
-    return int(value)
-
-
-def text_arg(name: str) -> str | None:
-    # PostgreSQL text cannot hold NUL, and no stored branch or job has one.
-    value = (request.args.get(name) or "").replace("\x00", "").strip()
-    return value[:200] or None
-
-
 def list_filters() -> Filters:
     """The runs list's query string, validated: a bad value is a 400, never a guess."""
-    status = request.args.get("status") or None
-    if status is not None and status not in STATUS_VALUES:
-        abort(400, f"`status` must be one of {', '.join(STATUS_VALUES)}")
-    per_page = positive_int_arg("per_page", Filters().per_page)
-    if per_page not in PER_PAGE_CHOICES:
-        abort(400, f"`per_page` must be one of {', '.join(map(str, PER_PAGE_CHOICES))}")
     return Filters(
         branch=text_arg("branch"),
         job=text_arg("job"),
-        status=status,
-        page=positive_int_arg("page", 1),
-        per_page=per_page,
+        status=text_arg("status", STATUS_VALUES),
+        page=int_arg("page", 1),
+        per_page=int_arg("per_page", DEFAULT_PER_PAGE, PER_PAGE_CHOICES),
     )
 
 
@@ -63,7 +34,7 @@ def run_url(project: Project, run: Run) -> str:
 
 @bp.get("/projects/<slug>/runs")
 def list_runs(slug: str):
-    project = project_or_404(slug)
+    project = api_project_or_404(slug)
     filters = list_filters()
     page = run_analytics.runs_page(Scope.from_filters(project, filters), filters)
     return jsonify(
@@ -82,7 +53,7 @@ def list_runs(slug: str):
 
 @bp.get("/projects/<slug>/runs/<int:run_id>")
 def get_run(slug: str, run_id: int):
-    project = project_or_404(slug)
+    project = api_project_or_404(slug)
     run = run_analytics.get_run(project, run_id)
     if run is None:
         abort(404, f"project {slug!r} has no run {run_id}")
@@ -92,7 +63,7 @@ def get_run(slug: str, run_id: int):
 
 @bp.get("/projects/<slug>/tests/<int:case_id>/history")
 def test_history(slug: str, case_id: int):
-    project = project_or_404(slug)
+    project = api_project_or_404(slug)
     history = history_analytics.case_history(project, case_id)
     if history is None:
         abort(404, f"project {slug!r} has no test {case_id}")
@@ -109,17 +80,9 @@ OUTCOME = {"type": "string", "enum": ["passed", "failed", "error", "skipped"]}
 ID_PARAMETER = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
-def obj(properties: dict, nullable: bool = False) -> dict:
-    """An object schema whose every property is required."""
-    schema = {"type": "object", "required": list(properties), "properties": properties}
-    if nullable:
-        schema["nullable"] = True
-    return schema
-
-
 TEST_REF = openapi.schema(
     "TestRef",
-    obj(
+    object_schema(
         {
             "id": INTEGER,
             "file": {"type": "string"},
@@ -138,21 +101,23 @@ RUN_SUMMARY_PROPERTIES = {
     "started_at": DATE_TIME,
     "status": {"type": "string", "enum": ["passed", "failed", "infrastructure"]},
     "infrastructure_failure": {"type": "boolean"},
-    "counts": obj(
+    "counts": object_schema(
         dict.fromkeys(("tests", "passed", "failed", "errors", "skipped", "retry_flakes"), INTEGER)
     ),
     "wall_seconds": SECONDS,
     "case_seconds": SECONDS,
     "url": {"type": "string"},
 }
-RUN_SUMMARY = openapi.schema("RunSummary", obj(RUN_SUMMARY_PROPERTIES))
+RUN_SUMMARY = openapi.schema("RunSummary", object_schema(RUN_SUMMARY_PROPERTIES))
 CASE_RESULT = openapi.schema(
     "RunCaseResult",
-    obj({"case": TEST_REF, "outcome": OUTCOME, "duration_s": SECONDS, "attempts": INTEGER}),
+    object_schema(
+        {"case": TEST_REF, "outcome": OUTCOME, "duration_s": SECONDS, "attempts": INTEGER}
+    ),
 )
 RUN_DETAIL = openapi.schema(
     "RunDetail",
-    obj(
+    object_schema(
         {
             **RUN_SUMMARY_PROPERTIES,
             "previous_run_id": {"type": "integer", "nullable": True},
@@ -160,7 +125,7 @@ RUN_DETAIL = openapi.schema(
                 "type": "array",
                 "items": openapi.schema(
                     "RunFailureGroup",
-                    obj(
+                    object_schema(
                         {
                             "fingerprint": NULLABLE_STRING,
                             "outcome": OUTCOME,
@@ -178,7 +143,7 @@ RUN_DETAIL = openapi.schema(
             "slowest": {"type": "array", "items": CASE_RESULT},
             "coverage": openapi.schema(
                 "RunCoverage",
-                obj(
+                object_schema(
                     {
                         "format": {"type": "string"},
                         "lines_valid": INTEGER,
@@ -195,7 +160,7 @@ RUN_DETAIL = openapi.schema(
                 "type": "array",
                 "items": openapi.schema(
                     "RunUpload",
-                    obj(
+                    object_schema(
                         {
                             "filename": {"type": "string"},
                             "kind": {"type": "string", "enum": ["tests", "coverage"]},
@@ -213,7 +178,7 @@ RUN_DETAIL = openapi.schema(
 )
 TEST_HISTORY = openapi.schema(
     "TestHistory",
-    obj(
+    object_schema(
         {
             "case": TEST_REF,
             "executions": {
@@ -221,7 +186,7 @@ TEST_HISTORY = openapi.schema(
                 "description": "The latest 100 executions, oldest first.",
                 "items": openapi.schema(
                     "TestExecution",
-                    obj(
+                    object_schema(
                         {
                             "run_id": INTEGER,
                             "build": {"type": "string"},
@@ -242,7 +207,7 @@ TEST_HISTORY = openapi.schema(
                 "type": "array",
                 "items": openapi.schema(
                     "TestFailureGroup",
-                    obj(
+                    object_schema(
                         {
                             "fingerprint": NULLABLE_STRING,
                             "failure_type": NULLABLE_STRING,
@@ -285,7 +250,7 @@ openapi.describe(
             "200": openapi.json_response(
                 openapi.schema(
                     "RunPage",
-                    obj(
+                    object_schema(
                         {
                             "runs": {"type": "array", "items": RUN_SUMMARY},
                             "page": {"type": "integer", "minimum": 1},

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-
-from flask import abort
-from sqlalchemy import select
+from itertools import cycle
 
 from dashboard import charts
 from dashboard import projects as project_service
 from dashboard.analytics import durations
 from dashboard.analytics.scope import Scope
-from dashboard.extensions import db
 from dashboard.filters import Filters, paginate
-from dashboard.models import Case, Project
 from dashboard.rendering import render_project_screen
 from dashboard.ui import bp
-from dashboard.ui.common import project_or_404, request_filters
+from dashboard.ui.common import case_or_404, project_or_404, request_filters
 
 # The slowest table pages through this many tests; the API's default is smaller.
 SLOWEST_LIMIT = 100
@@ -34,7 +30,7 @@ SORT_KEYS = {
 @bp.get("/p/<slug>/durations", endpoint="durations")
 def durations_screen(slug: str):
     project = project_or_404(slug)
-    filters = screen_filters()
+    filters = request_filters()
     scope = Scope.from_filters(project, filters)
     context = {"project": project, "filters": filters, "chart_query": chart_query(filters)}
     context["options"] = project_service.filter_options(project)
@@ -47,15 +43,15 @@ def durations_screen(slug: str):
 @bp.get("/p/<slug>/durations/wall-time.json")
 def durations_wall_time_chart(slug: str):
     project = project_or_404(slug)
-    scope = Scope.from_filters(project, screen_filters())
+    scope = Scope.from_filters(project, request_filters())
     return charts.chart_response(wall_time_figure(durations.wall_time(scope)))
 
 
 @bp.get("/p/<slug>/tests/<int:case_id>/durations.json")
 def test_duration_chart(slug: str, case_id: int):
     project = project_or_404(slug)
-    case = project_case_or_404(project, case_id)
-    scope = Scope.from_filters(project, screen_filters())
+    case = case_or_404(project, case_id)
+    scope = Scope.from_filters(project, request_filters())
     points = durations.case_durations(scope, case.id)
     return charts.chart_response(case_duration_figure(case.display_name, points))
 
@@ -79,17 +75,6 @@ def durations_context(scope: Scope, filters: Filters) -> dict:
     }
 
 
-def screen_filters() -> Filters:
-    filters = request_filters()
-    # PostgreSQL text cannot hold NUL, so a NUL in a hand-edited URL would fail
-    # the query; no branch or job can contain one, so dropping it changes nothing.
-    return replace(
-        filters,
-        branch=(filters.branch or "").replace("\x00", "") or None,
-        job=(filters.job or "").replace("\x00", "") or None,
-    )
-
-
 def chart_query(filters: Filters) -> str:
     """The query string the chart endpoints need: the scope filters only."""
     return Filters(window=filters.window, branch=filters.branch, job=filters.job).query_string()
@@ -103,13 +88,6 @@ def _sort_key(sort: str | None):
     return SORT_KEYS.get((sort or "").removeprefix("-"))
 
 
-def project_case_or_404(project: Project, case_id: int) -> Case:
-    case = db.session.scalar(select(Case).where(Case.id == case_id, Case.project_id == project.id))
-    if case is None:
-        abort(404, f"Project {project.slug!r} has no test {case_id}.")
-    return case
-
-
 # --- Figures (pure: data in, Plotly figure dict out) ----------------------------
 
 
@@ -117,20 +95,7 @@ def wall_time_figure(points: Sequence[durations.WallTimePoint]) -> dict:
     """One line per job: the suite's wall time of each run."""
     if not points:
         return charts.empty_figure("No run in this window reported a suite time.")
-    by_job: dict[str, list[durations.WallTimePoint]] = defaultdict(list)
-    for point in points:
-        by_job[point.job].append(point)
-    colours = _colours()
-    traces = [
-        charts.line_series(
-            job,
-            [p.started_at.isoformat() for p in job_points],
-            [round(p.seconds, 3) for p in job_points],
-            color=next(colours),
-            hover=[f"run {p.run_id} · {job} · {_seconds(p.seconds)}" for p in job_points],
-        )
-        for job, job_points in sorted(by_job.items())
-    ]
+    traces = job_lines(points, 3, lambda p: f"run {p.run_id} · {p.job} · {_seconds(p.seconds)}")
     return charts.figure(traces, charts.base_layout(y_title="Suite wall time (s)"))
 
 
@@ -138,24 +103,14 @@ def case_duration_figure(name: str, points: Sequence[durations.DurationPoint]) -
     """One line per job: the case's duration in each run, and its median as a dashed line."""
     if not points:
         return charts.empty_figure("This test has no timed execution in this window.")
-    by_job: dict[str, list[durations.DurationPoint]] = defaultdict(list)
-    for point in points:
-        by_job[point.job].append(point)
-    colours = _colours()
-    traces = [
-        charts.line_series(
-            job,
-            [p.started_at.isoformat() for p in job_points],
-            [round(p.seconds, 6) for p in job_points],
-            color=next(colours),
-            hover=[
-                f"{name} · run {p.run_id} · {job} · {p.branch or 'no branch'} · "
-                f"{p.outcome} · {_seconds(p.seconds)}"
-                for p in job_points
-            ],
-        )
-        for job, job_points in sorted(by_job.items())
-    ]
+    traces = job_lines(
+        points,
+        6,
+        lambda p: (
+            f"{name} · run {p.run_id} · {p.job} · {p.branch or 'no branch'} · "
+            f"{p.outcome} · {_seconds(p.seconds)}"
+        ),
+    )
     middle = durations.median(p.seconds for p in points)
     ends = [points[0].started_at.isoformat(), points[-1].started_at.isoformat()]
     traces.append(
@@ -171,10 +126,27 @@ def case_duration_figure(name: str, points: Sequence[durations.DurationPoint]) -
     return charts.figure(traces, charts.base_layout(y_title="Duration (s)"))
 
 
-def _colours():
-    palette = ("line", "branch", "flaky", "pass", "fail", "neutral")
-    while True:
-        yield from (charts.PALETTE[key] for key in palette)
+JOB_COLOURS = [charts.PALETTE[k] for k in ("line", "branch", "flaky", "pass", "fail", "neutral")]
+TimedPoint = durations.WallTimePoint | durations.DurationPoint
+
+
+def job_lines(
+    points: Sequence[TimedPoint], digits: int, hover: Callable[[TimedPoint], str]
+) -> list[dict]:
+    """One line of seconds per job, jobs by name and colours in turn; ``hover`` labels a point."""
+    by_job: dict[str, list[TimedPoint]] = defaultdict(list)
+    for point in points:
+        by_job[point.job].append(point)
+    return [
+        charts.line_series(
+            job,
+            [p.started_at.isoformat() for p in job_points],
+            [round(p.seconds, digits) for p in job_points],
+            color=colour,
+            hover=[hover(p) for p in job_points],
+        )
+        for (job, job_points), colour in zip(sorted(by_job.items()), cycle(JOB_COLOURS))
+    ]
 
 
 def _seconds(value: float) -> str:

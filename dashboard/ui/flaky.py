@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask.wrappers import Response
 from werkzeug.datastructures import MultiDict
 
@@ -16,8 +15,7 @@ from dashboard import quarantine as quarantine_service
 from dashboard.analytics.flaky import REPORT_STATUSES, CaseFlakiness, flaky_report
 from dashboard.analytics.scope import Scope
 from dashboard.filters import Filters, paginate
-from dashboard.models import Case, Project
-from dashboard.projects import SLUG_PATTERN
+from dashboard.models import Project
 from dashboard.rendering import is_htmx, render_project_screen
 from dashboard.ui import bp, common
 
@@ -44,29 +42,12 @@ SORT_KEYS: dict[str, Callable[[CaseFlakiness], object]] = {
 
 @bp.get("/p/<slug>/flaky")
 def flaky(slug: str):
-    return flaky_screen(project_or_404(slug), common.request_filters())
-
-
-def project_or_404(slug: str) -> Project:
-    # A slug that cannot exist is a 404 before any query (PostgreSQL refuses NUL).
-    if not SLUG_PATTERN.match(slug):
-        abort(404, f"There is no project called {slug!r}.")
-    return common.project_or_404(slug)
-
-
-def without_nul(filters: Filters) -> Filters:
-    """PostgreSQL refuses NUL in a parameter (a 500); no stored branch or job has one."""
-    return replace(
-        filters,
-        branch=(filters.branch or "").replace("\x00", "") or None,
-        job=(filters.job or "").replace("\x00", "") or None,
-    )
+    return flaky_screen(common.project_or_404(slug), common.request_filters())
 
 
 def flaky_screen(
     project: Project, filters: Filters, *, error: str | None = None, status: int = 200
 ) -> Response:
-    filters = without_nul(filters)
     report_status = filters.status if filters.status in REPORT_STATUSES else None
     report = flaky_report(Scope.from_filters(project, filters), status=report_status)
     rows = sort_rows(search(report, filters.q), filters.sort)
@@ -120,8 +101,8 @@ def sort_rows(rows: list[CaseFlakiness], sort: str | None) -> list[CaseFlakiness
 @bp.post("/p/<slug>/flaky/<int:case_id>/quarantine")
 @access.admin_required
 def quarantine_case(slug: str, case_id: int):
-    project = project_or_404(slug)
-    case = case_or_404(project, case_id)
+    project = common.project_or_404(slug)
+    case = common.case_or_404(project, case_id)
     try:
         quarantine_service.quarantine_case(
             project,
@@ -139,21 +120,14 @@ def quarantine_case(slug: str, case_id: int):
 @bp.post("/p/<slug>/flaky/<int:case_id>/lift")
 @access.admin_required
 def lift_quarantine(slug: str, case_id: int):
-    project = project_or_404(slug)
-    case = case_or_404(project, case_id)
+    project = common.project_or_404(slug)
+    case = common.case_or_404(project, case_id)
     try:
         quarantine_service.lift_quarantine(project, case)
     except quarantine_service.QuarantineError as error:
         return after_change(project, error=str(error))
     flash(f"{case.display_name} is no longer quarantined.")
     return after_change(project)
-
-
-def case_or_404(project: Project, case_id: int) -> Case:
-    try:
-        return quarantine_service.find_case(project, case_id=case_id)
-    except quarantine_service.UnknownCase as error:
-        abort(404, str(error))
 
 
 def after_change(project: Project, *, error: str | None = None) -> Response:

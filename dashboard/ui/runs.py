@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
@@ -11,32 +9,10 @@ from dashboard import projects as project_service
 from dashboard.analytics import history as history_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
-from dashboard.filters import Filters
 from dashboard.models import Project, Run
-from dashboard.projects import SLUG_PATTERN
 from dashboard.rendering import render_project_screen
 from dashboard.ui import bp
-from dashboard.ui.common import project_or_404 as common_project_or_404
-from dashboard.ui.common import request_filters
-
-
-def checked_filters() -> Filters:
-    """The URL's filters without NUL characters: PostgreSQL refuses them as a
-    parameter (a 500), and no stored branch or job contains one."""
-    filters = request_filters()
-    return replace(
-        filters,
-        branch=(filters.branch or "").replace("\x00", "") or None,
-        job=(filters.job or "").replace("\x00", "") or None,
-    )
-
-
-def project_or_404(slug: str) -> Project:
-    # A slug that cannot exist is answered without a query (a NUL in it would
-    # make PostgreSQL fail rather than find nothing).
-    if not SLUG_PATTERN.match(slug):
-        abort(404, f"There is no project called {slug!r}.")
-    return common_project_or_404(slug)
+from dashboard.ui.common import project_or_404, request_filters
 
 
 def run_or_404(project: Project, run_id: int) -> Run:
@@ -49,7 +25,7 @@ def run_or_404(project: Project, run_id: int) -> Run:
 @bp.get("/p/<slug>/runs")
 def runs(slug: str):
     project = project_or_404(slug)
-    filters = checked_filters()
+    filters = request_filters()
     page = run_analytics.runs_page(Scope.from_filters(project, filters), filters)
     return render_project_screen(
         "runs.html",

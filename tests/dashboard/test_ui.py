@@ -75,3 +75,13 @@ def test_api_lists_projects(client, db_session):
     assert client.get("/api/v1/projects").get_json() == {
         "projects": [{"slug": "web", "name": "Web", "default_branch": "main", "is_demo": False}]
     }
+
+
+def test_overview_filters_render_as_an_htmx_partial(client, db_session):
+    project = ProjectFactory(slug="web")
+    RunFactory(project=project)
+    db_session.commit()
+    response = client.get("/p/web?window=7", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response.text.startswith('<section id="screen">')
+    assert 'name="window"' in response.text
