@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from dashboard.extensions import db
 from ingest.errors import IngestError
 
 RETRY_AFTER_SECONDS = 5
+# An ingest error may quote the report (a line, an attribute): enough to find it.
+MAX_INGEST_MESSAGE_CHARS = 1000
 
 CODES = {
     400: "bad_request",
@@ -46,7 +48,16 @@ def error_response(
 
 
 def handle_http_exception(error: HTTPException) -> Response:
-    response = error_response(error.code or 500, error.description or error.name)
+    message = error.description or error.name
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if message == RequestEntityTooLarge.description and limit:
+        # Werkzeug's words ("The data value transmitted exceeds the capacity limit.")
+        # do not say which limit, nor how to change it.
+        message = (
+            f"the request is larger than this server accepts: {limit:,} bytes "
+            f"({limit / 1024 / 1024:g} MB, SUITESCOPE_MAX_UPLOAD_MB)"
+        )
+    response = error_response(error.code or 500, message)
     # Keep headers such as Allow (405) and WWW-Authenticate (401).
     for name, value in error.get_headers():
         if name.lower() != "content-type":
@@ -56,7 +67,10 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 def handle_ingest_error(error: IngestError) -> Response:
     details = {k: v for k, v in error.to_dict().items() if k not in ("code", "message")}
-    return error_response(error.status, str(error), code=error.code, details=details)
+    message = str(error)
+    if len(message) > MAX_INGEST_MESSAGE_CHARS:  # it may quote a line of the report
+        message = message[: MAX_INGEST_MESSAGE_CHARS - 1] + "…"
+    return error_response(error.status, message, code=error.code, details=details)
 
 
 def handle_database_unavailable(error: OperationalError) -> Response:

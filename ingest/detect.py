@@ -18,6 +18,7 @@ import zlib
 from lxml import etree
 
 from ingest.coverage import clover, cobertura, coveragepy, gocover, jacoco, lcov
+from ingest.coverage.coveragepy import unreadable_json
 from ingest.errors import (
     SUPPORTED_FORMATS_TEXT,
     IngestError,
@@ -28,10 +29,10 @@ from ingest.errors import (
 from ingest.junit import JUNIT_ROOTS, parse_junit, parse_junit_root
 from ingest.records import ParsedCoverage, ParsedTestReport
 from ingest.xmlsafe import (
+    check_prolog,
     local_name,
     parse_xml,
     parser_options,
-    refuse_entity_declarations,
     syntax_error,
 )
 
@@ -74,7 +75,7 @@ def detect_and_parse(
     or ``EmptyReport``.
     """
     try:
-        return _parse(_unwrap_gzip(data, limit_bytes))
+        return _parse(unwrap_gzip(data, limit_bytes))
     except IngestError as error:
         if filename:
             error.with_filename(filename)
@@ -98,7 +99,7 @@ def decompress(data: bytes, limit_bytes: int) -> bytes:
                 chunk = inflater.decompress(pending, limit_bytes + 1 - len(output))
             except zlib.error as error:
                 raise MalformedReport(f"corrupt gzip data: {error}") from None
-            if not chunk and not inflater.unconsumed_tail:
+            if not chunk and not inflater.unconsumed_tail and not inflater.eof:
                 raise MalformedReport("truncated gzip data")
             output += chunk
             if len(output) > limit_bytes:
@@ -112,7 +113,8 @@ def decompress(data: bytes, limit_bytes: int) -> bytes:
     return bytes(output)
 
 
-def _unwrap_gzip(data: bytes, limit_bytes: int) -> bytes:
+def unwrap_gzip(data: bytes, limit_bytes: int) -> bytes:
+    """``data`` with its gzip layers (at most two) taken off, each bounded as ``decompress``."""
     for _ in range(_MAX_GZIP_LAYERS):
         if not data.startswith(GZIP_MAGIC):
             return data
@@ -155,7 +157,7 @@ def _parse_xml(data: bytes) -> ParsedTestReport | ParsedCoverage:
 
 def _root_tag(data: bytes) -> str:
     """The root element's tag, read without parsing the rest of the document."""
-    refuse_entity_declarations(data)
+    check_prolog(data)
     events = etree.iterparse(io.BytesIO(data), events=("start",), **parser_options())
     try:
         for _, element in events:
@@ -202,6 +204,8 @@ def _parse_json(data: bytes) -> ParsedCoverage:
         raise MalformedReport(
             f"malformed JSON: {error.msg}", line=error.lineno, column=error.colno
         ) from None
+    except (RecursionError, ValueError) as error:
+        raise unreadable_json(error) from None
     if isinstance(document, dict) and "files" in document and document.keys() & {"meta", "totals"}:
         return coveragepy.parse(data)  # which reads the bytes again: its contract takes bytes
     raise UnsupportedFormat(

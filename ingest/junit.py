@@ -42,7 +42,7 @@ from ingest.records import (
     ParsedCase,
     ParsedTestReport,
 )
-from ingest.xmlsafe import parser_options, refuse_entity_declarations, syntax_error
+from ingest.xmlsafe import check_prolog, parser_options, syntax_error
 
 TESTSUITES = "testsuites"
 TESTSUITE = "testsuite"
@@ -102,7 +102,7 @@ def parse_junit(data: bytes) -> ParsedTestReport:
     line and column) for broken XML, ``UnsupportedFormat`` when the root is not
     ``<testsuites>``/``<testsuite>`` and ``EmptyReport`` when there is no test case.
     """
-    refuse_entity_declarations(data)
+    check_prolog(data)
     reader = _ReportReader()
     try:
         with _cyclic_gc_paused():
@@ -866,7 +866,10 @@ def _parse_timestamp(text: str) -> datetime | None:
         return None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past the last datetime in UTC
+        return None
 
 
 def _iso_timestamp(text: str) -> datetime | None:

@@ -70,4 +70,7 @@ def parse_started_at(value: str | None) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-05:00 is past the last datetime in UTC
+        raise InvalidMetadata(f"started_at {value!r} is out of range") from None

@@ -8,6 +8,7 @@ upload on the first bad one), then store everything in one transaction.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from dashboard.models import CoverageReport, Run
 from ingest import store
-from ingest.detect import decompress, detect_and_parse
+from ingest.detect import detect_and_parse, unwrap_gzip
 from ingest.errors import EmptyReport, IngestError
 from ingest.records import ParsedReport, ParsedTestReport
 
@@ -120,7 +121,27 @@ class PreparedFile:
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DECOMPRESSION_FACTOR = 10
-GZIP_MAGIC = b"\x1f\x8b"
+MAX_UPLOAD_NAME_CHARS = 255
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_DRIVE = re.compile(r"^[A-Za-z]:$")
+
+
+def upload_name(raw: str) -> str:
+    """The name a file is shown and stored under, whatever its sender called it.
+
+    Only ever a label, never a path to open: control characters go, ``\\``
+    becomes ``/``, and a root, a drive, ``.``, ``..`` and empty segments are
+    dropped (``../../etc/passwd`` is shown as ``etc/passwd``). At most
+    ``MAX_UPLOAD_NAME_CHARS``, keeping the end, where the file's own name is.
+    """
+    text = _UNPRINTABLE.sub("", raw).replace("\\", "/")
+    segments = [s for s in text.split("/") if s.strip() not in ("", ".", "..")]
+    if segments and _DRIVE.match(segments[0]):
+        segments = segments[1:]
+    name = "/".join(segments) or "upload"
+    if len(name) > MAX_UPLOAD_NAME_CHARS:
+        name = "…" + name[len(name) - MAX_UPLOAD_NAME_CHARS + 1 :]
+    return name
 
 
 def prepare_file(incoming: IncomingFile, max_bytes: int = DEFAULT_MAX_BYTES) -> PreparedFile:
@@ -130,15 +151,15 @@ def prepare_file(incoming: IncomingFile, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     once gzipped is recognised as the same file.
     """
     limit = max_bytes * DECOMPRESSION_FACTOR
+    name = upload_name(incoming.name)
     try:
-        data = (
-            decompress(incoming.data, limit) if incoming.data[:2] == GZIP_MAGIC else incoming.data
-        )
-        report = detect_and_parse(data, incoming.name, limit_bytes=limit)
+        # Unwrapped here, not again in detection: a third layer is refused either way.
+        data = unwrap_gzip(incoming.data, limit)
+        report = detect_and_parse(data, name, limit_bytes=limit)
     except IngestError as error:
-        raise error.with_filename(incoming.name) from None
+        raise error.with_filename(name) from None
     return PreparedFile(
-        name=incoming.name,
+        name=name,
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(incoming.data),
         report=report,

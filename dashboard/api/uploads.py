@@ -7,7 +7,7 @@ metadata as query parameters, for plain ``curl --data-binary``.
 from __future__ import annotations
 
 from flask import current_app, jsonify, request, url_for
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, ClientDisconnected, UnsupportedMediaType
 
 from dashboard.api import bp, openapi
 from dashboard.auth import require_token
@@ -29,6 +29,17 @@ RAW_BODY_TYPES = {
 
 def incoming_files() -> tuple[list[IncomingFile], dict]:
     """The files of the request and the fields carrying their metadata."""
+    try:
+        return read_files()
+    except ClientDisconnected:
+        # The body ended before the bytes its Content-Length promised.
+        raise BadRequest(
+            f"the request body is shorter than its Content-Length ({request.content_length:,} "
+            "bytes): the upload was cut off, or the header is wrong; send it again"
+        ) from None
+
+
+def read_files() -> tuple[list[IncomingFile], dict]:
     if request.mimetype == "multipart/form-data":
         files = [
             IncomingFile(name=storage.filename or "upload", data=storage.read())
@@ -118,17 +129,8 @@ openapi.describe(
             "201": openapi.json_response(
                 openapi.schema(
                     "UploadReply",
-                    {
-                        "type": "object",
-                        "required": [
-                            "run_id",
-                            "run_url",
-                            "duplicate",
-                            "counts",
-                            "coverage",
-                            "files",
-                        ],
-                        "properties": {
+                    openapi.object_schema(
+                        {
                             "run_id": {"type": "integer"},
                             "run_url": {"type": "string"},
                             "duplicate": {"type": "boolean"},
@@ -155,8 +157,8 @@ openapi.describe(
                                 },
                             },
                             "files": {"type": "array", "items": {"type": "object"}},
-                        },
-                    },
+                        }
+                    ),
                 ),
                 "stored",
             ),

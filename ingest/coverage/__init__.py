@@ -46,6 +46,11 @@ from ingest.errors import EmptyReport, MalformedReport, UnsupportedFormat
 from ingest.records import ParsedCoverage, ParsedCoverageFile
 from ingest.xmlsafe import local_name
 
+# The most lines or branches a file, or a whole report, may count: a database
+# INTEGER. A report stating more is broken or hostile, not a large code base.
+MAX_COUNT = 2**31 - 1
+_MAX_DIGITS = 20
+
 
 @dataclass(slots=True)
 class Counts:
@@ -186,9 +191,11 @@ def build_coverage(
     """The ``ParsedCoverage`` for normalised per-file data, files sorted by path."""
     if not files:
         raise EmptyReport(f"the {format_name} report lists no files")
+    _refuse_impossible_counts(total(files), "the report")
     parsed = []
     for path in sorted(files):
         counts = files[path].counts()
+        _refuse_impossible_counts(counts, f"file {path!r}")
         parsed.append(
             ParsedCoverageFile(
                 path=path,
@@ -200,6 +207,15 @@ def build_coverage(
         )
     unique_warnings = list(dict.fromkeys(w for w in warnings if w))
     return ParsedCoverage(format=format_name, files=parsed, warnings=unique_warnings)
+
+
+def _refuse_impossible_counts(counts: Counts, owner: str) -> None:
+    """Refuse counts no source tree has and a database ``INTEGER`` cannot hold."""
+    largest = max(counts.lines_valid, counts.branches_valid)
+    if largest > MAX_COUNT:
+        raise MalformedReport(
+            f"{owner} counts {largest:,} lines or branches, more than {MAX_COUNT:,}"
+        )
 
 
 def refuse_blank(data: bytes, format_name: str) -> None:
@@ -239,11 +255,21 @@ def count_attribute(element: etree._Element, name: str, *, default: int | None =
     return value
 
 
+def whole_number(text: str) -> int | None:
+    """ASCII digits only (``"²"`` passes ``isdigit``, not ``int``), at most 20 of them.
+
+    Twenty digits hold any 64-bit counter; ``int`` refuses more than 4,300.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
+        return int(text)
+    return None
+
+
 def parse_count(text: str) -> int | None:
     """A non-negative whole number written as ``"3"`` or ``"3.0"``, else None."""
     text = text.strip()
-    if text.isdigit():
-        return int(text)
+    if text.isascii() and text.isdigit():
+        return whole_number(text)
     try:
         number = float(text)
     except ValueError:

@@ -101,12 +101,22 @@ def _tally_lines(lines: list[etree._Element]) -> FileTally:
 def _metrics(metrics: etree._Element | None) -> Counts:
     if metrics is None:
         return Counts()
-    return Counts(
+    counts = Counts(
         lines_valid=count_attribute(metrics, "statements", default=0),
         lines_covered=count_attribute(metrics, "coveredstatements", default=0),
         branches_valid=count_attribute(metrics, "conditionals", default=0),
         branches_covered=count_attribute(metrics, "coveredconditionals", default=0),
     )
+    for (valid, covered), valid_name, covered_name in (
+        (counts.lines, "statements", "coveredstatements"),
+        (counts.branches, "conditionals", "coveredconditionals"),
+    ):
+        if covered > valid:
+            raise MalformedReport(
+                f"<metrics> {covered_name}={covered} exceeds {valid_name}={valid}",
+                line=metrics.sourceline,
+            )
+    return counts
 
 
 def _totals_warnings(

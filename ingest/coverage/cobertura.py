@@ -39,7 +39,7 @@ from ingest.xmlsafe import parse_xml
 
 FORMAT = "cobertura"
 
-_CONDITION_COVERAGE = re.compile(r"\(\s*(\d+)\s*/\s*(\d+)\s*\)")
+_CONDITION_COVERAGE = re.compile(r"\(\s*([0-9]{1,20})\s*/\s*([0-9]{1,20})\s*\)")
 
 
 def parse(data: bytes) -> ParsedCoverage:

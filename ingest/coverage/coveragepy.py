@@ -63,6 +63,19 @@ def _load_json(data: bytes) -> Any:
         raise MalformedReport(
             f"malformed JSON: {error.msg}", line=error.lineno, column=error.colno
         ) from None
+    except (RecursionError, ValueError) as error:
+        raise unreadable_json(error) from None
+
+
+def unreadable_json(error: RecursionError | ValueError) -> MalformedReport:
+    """What ``json.loads`` raises besides ``JSONDecodeError``, as our refusal.
+
+    Arrays or objects nested deeper than Python's recursion limit raise
+    ``RecursionError``; an integer of more than 4,300 digits ``ValueError``.
+    """
+    if isinstance(error, RecursionError):
+        return MalformedReport("malformed JSON: arrays or objects nested too deeply")
+    return MalformedReport("malformed JSON: a number too long to read (over 4,300 digits)")
 
 
 def _file_counts(path: str, entry: Any, has_branch_data: bool) -> Counts:

@@ -27,7 +27,10 @@ from ingest.records import ParsedCoverage
 FORMAT = "go-coverprofile"
 
 _MODES = frozenset({"set", "count", "atomic"})
-_BLOCK = re.compile(r"^(?P<path>.+):(?P<range>\d+\.\d+,\d+\.\d+) (?P<stmts>\d+) (?P<count>\d+)$")
+# At most 20 ASCII digits a count: any 64-bit counter, and never more than int() reads.
+_BLOCK = re.compile(
+    r"^(?P<path>.+):(?P<range>\d+\.\d+,\d+\.\d+) (?P<stmts>[0-9]{1,20}) (?P<count>[0-9]{1,20})$"
+)
 
 # (numStmts, highest count) per block range, per file as written.
 _Blocks = dict[str, tuple[int, int]]

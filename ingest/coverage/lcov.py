@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ingest.coverage import FileTally, build_coverage, refuse_blank, regroup
+from ingest.coverage import FileTally, build_coverage, refuse_blank, regroup, whole_number
 from ingest.coverage.paths import normalise_paths
 from ingest.errors import MalformedReport
 from ingest.records import ParsedCoverage
@@ -135,7 +135,7 @@ def _stated_setter(target: str, index: int, branches: bool) -> _Handler:
     """A handler storing one of LF, LH, BRF, BRH in the record."""
 
     def read(reader: _Reader, record: _Record, value: str, number: int) -> None:
-        getattr(record, target)[index] = _whole(value, f"stated total {value!r}", number)
+        getattr(record, target)[index] = _whole(value, "stated total", number)
         if branches:
             reader.has_branch_data = True
 
@@ -153,10 +153,10 @@ _HANDLERS: dict[str, _Handler] = {
 
 
 def _whole(text: str, what: str, number: int) -> int:
-    text = text.strip()
-    if not text.isdigit():
-        raise MalformedReport(f"{what} {text!r} is not a whole number", line=number)
-    return int(text)
+    value = whole_number(text.strip())
+    if value is None:
+        raise MalformedReport(f"{what} {text.strip()[:40]!r} is not a whole number", line=number)
+    return value
 
 
 def _signed(text: str, what: str, number: int) -> int:

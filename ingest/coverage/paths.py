@@ -17,10 +17,20 @@ wrote the report. So every parser passes the paths it read through
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 
 _DRIVE = re.compile(r"^[A-Za-z]:/")
+# Never part of a stored path: control characters (PostgreSQL refuses NUL
+# outright) and lone surrogates (JSON's "\ud800", which no encoder writes).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# The longest path stored (the column's size); a longer one keeps its start
+# and ends with a hash of the whole, so two long paths stay two files.
+MAX_PATH_CHARS = 1000
+_HASH_SUFFIX_CHARS = 16
+_LONG_PATH_MARKER = "…#"
 
 # Checkout directories of hosted CI runners: the repository root is known
 # from the path alone, which stays stable even when one run covers only a
@@ -51,7 +61,7 @@ def clean_path(raw: str) -> str:
     that would climb above the start of the path is dropped: the file lies
     outside the report's base and the rest of its path is the best name left.
     """
-    path = raw.strip().replace("\\", "/")
+    path = _storable(raw).strip().replace("\\", "/")
     root = ""
     if _DRIVE.match(path):
         root, path = path[0].upper() + ":/", path[3:]
@@ -126,7 +136,7 @@ def normalise_paths(raw_paths: Iterable[str], source_roots: Iterable[str] = ()) 
     resolved = {raw: _strip_known_root(clean_path(raw), roots) for raw in raw_paths}
     shared = common_directory(path for path in resolved.values() if is_absolute(path))
     return {
-        raw: _relative_to(path, shared) if is_absolute(path) else path
+        raw: bounded(_relative_to(path, shared) if is_absolute(path) else path)
         for raw, path in resolved.items()
     }
 
@@ -152,7 +162,23 @@ def go_repo_paths(import_paths: Iterable[str]) -> dict[str, str]:
     shared = common_directory(drop_root(path) for path in unknown_roots.values())
     for raw, path in unknown_roots.items():
         mapping[raw] = _relative_to(drop_root(path), shared)
-    return mapping
+    return {raw: bounded(path) for raw, path in mapping.items()}
+
+
+def bounded(path: str) -> str:
+    """``path`` in at most ``MAX_PATH_CHARS`` characters (see there)."""
+    if len(path) <= MAX_PATH_CHARS:
+        return path
+    digest = hashlib.sha256(path.encode("utf-8")).hexdigest()[:_HASH_SUFFIX_CHARS]
+    keep = MAX_PATH_CHARS - len(_LONG_PATH_MARKER) - _HASH_SUFFIX_CHARS
+    return path[:keep] + _LONG_PATH_MARKER + digest
+
+
+def _storable(raw: str) -> str:
+    """``raw`` without control characters, a lone surrogate replaced by U+FFFD."""
+    if raw.isprintable():
+        return raw
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", raw))
 
 
 def _strip_known_root(path: str, source_roots: list[str]) -> str:
