@@ -33,6 +33,11 @@ def _env_int(environ: Mapping[str, str], name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be a whole number, got {value!r}") from error
 
 
+def _env_list(environ: Mapping[str, str], name: str) -> list[str]:
+    """A comma-separated list, blanks dropped."""
+    return [item.strip() for item in environ.get(name, "").split(",") if item.strip()]
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -82,6 +87,15 @@ class Config:
         self.SUITESCOPE_PRIVATE = _env_bool(env, "SUITESCOPE_PRIVATE", False)
         self.SUITESCOPE_DEMO = _env_bool(env, "SUITESCOPE_DEMO", True)
         self.SUITESCOPE_BASE_URL = env.get("SUITESCOPE_BASE_URL", "").rstrip("/")
+        # Delivery of the weekly review (suitescope review --send).
+        self.SUITESCOPE_WEBHOOK_URL = env.get("SUITESCOPE_WEBHOOK_URL", "").strip()
+        self.SUITESCOPE_SMTP_HOST = env.get("SUITESCOPE_SMTP_HOST", "").strip()
+        self.SUITESCOPE_SMTP_PORT = _env_int(env, "SUITESCOPE_SMTP_PORT", 587)
+        self.SUITESCOPE_SMTP_USER = env.get("SUITESCOPE_SMTP_USER", "")
+        self.SUITESCOPE_SMTP_PASSWORD = env.get("SUITESCOPE_SMTP_PASSWORD", "")
+        self.SUITESCOPE_SMTP_FROM = env.get("SUITESCOPE_SMTP_FROM", "").strip()
+        self.SUITESCOPE_SMTP_TO = _env_list(env, "SUITESCOPE_SMTP_TO")
+        self.SUITESCOPE_SMTP_STARTTLS = _env_bool(env, "SUITESCOPE_SMTP_STARTTLS", True)
 
     def default_secret_key(self) -> str:
         return development_secret_key(self.INSTANCE_DIR)

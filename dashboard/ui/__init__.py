@@ -43,6 +43,7 @@ from dashboard.ui import (  # noqa: E402,F401
     durations,
     flaky,
     project_pages,
+    review,
     runs,
     settings,
 )

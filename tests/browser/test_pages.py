@@ -40,6 +40,7 @@ def screens(ids: dict) -> dict[str, str]:
         "compare": f"/p/demo/compare?base={ids['previous_run']}&head={ids['run']}",
         "test-history": f"/p/demo/tests/{ids['script_case']}",
         "settings": "/p/demo/settings",
+        "review": "/p/demo/review",
         "sign-in": "/sign-in",
     }
 
@@ -57,6 +58,7 @@ def screens(ids: dict) -> dict[str, str]:
         "compare",
         "test-history",
         "settings",
+        "review",
         "sign-in",
     ],
 )
