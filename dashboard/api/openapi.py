@@ -58,11 +58,13 @@ FILTER_PARAMETERS = [
 ]
 
 
-def object_schema(properties: dict, nullable: bool = False) -> dict:
+def object_schema(properties: dict, nullable: bool = False, description: str = "") -> dict:
     """An object schema whose every property is always present (null where allowed)."""
     schema = {"type": "object", "required": list(properties), "properties": properties}
     if nullable:
         schema["nullable"] = True
+    if description:
+        schema["description"] = description
     return schema
 
 

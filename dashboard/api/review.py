@@ -41,34 +41,28 @@ CASE_PROPERTIES = {
 }
 
 
-def object_schema(properties: dict, description: str = "") -> dict:
-    """An object whose every property is required (the review always sends them all)."""
-    schema = {"type": "object", "required": list(properties), "properties": properties}
-    if description:
-        schema["description"] = description
-    return schema
-
-
 def case_schema(name: str, properties: dict, description: str = "") -> dict:
-    return openapi.schema(name, object_schema({**CASE_PROPERTIES, **properties}, description))
+    return openapi.schema(
+        name, openapi.object_schema({**CASE_PROPERTIES, **properties}, description=description)
+    )
 
 
 FIGURE = openapi.schema(
     "ReviewFigure",
-    object_schema(
+    openapi.object_schema(
         {
             "label": {"type": "string"},
             "value": MAYBE_NUMBER,
             "previous": MAYBE_NUMBER,
             "change": MAYBE_NUMBER,
         },
-        "This week's value, the previous week's and the difference; null when unknown.",
+        description="This week's value, the previous week's and the difference; null when unknown.",
     ),
 )
 
 EVIDENCE = openapi.schema(
     "ReviewEvidence",
-    object_schema(
+    openapi.object_schema(
         {
             "kind": {"type": "string", "enum": ["retry_flake", "same_commit", "flip"]},
             "run_ids": RUN_IDS,
@@ -98,7 +92,7 @@ FLAKY_ITEM = case_schema(
 
 FILE_DELTA = openapi.schema(
     "ReviewCoverageMove",
-    object_schema(
+    openapi.object_schema(
         {
             "path": {"type": "string"},
             "old_branch_rate": MAYBE_NUMBER,
@@ -123,7 +117,7 @@ QUARANTINE_ITEM = case_schema(
 
 ANTI_PATTERN = openapi.schema(
     "ReviewAntiPattern",
-    object_schema(
+    openapi.object_schema(
         {
             "kind": {"type": "string", "enum": list(ANTI_PATTERNS)},
             "title": {"type": "string"},
@@ -146,7 +140,7 @@ ANTI_PATTERN = openapi.schema(
                 "type": "array",
                 "items": openapi.schema(
                     "ReviewAntiPatternSuite",
-                    object_schema(
+                    openapi.object_schema(
                         {
                             "job": {"type": "string"},
                             "runs": {"type": "integer"},
@@ -170,7 +164,7 @@ ANTI_PATTERN = openapi.schema(
                 "type": "array",
                 "items": openapi.schema(
                     "ReviewAntiPatternFile",
-                    object_schema(
+                    openapi.object_schema(
                         {
                             "path": {"type": "string"},
                             "branch_rate": NUMBER,
@@ -186,9 +180,9 @@ ANTI_PATTERN = openapi.schema(
 
 REVIEW = openapi.schema(
     "Review",
-    object_schema(
+    openapi.object_schema(
         {
-            "project": object_schema(
+            "project": openapi.object_schema(
                 {
                     "slug": {"type": "string"},
                     "name": {"type": "string"},
@@ -196,7 +190,7 @@ REVIEW = openapi.schema(
                     "default_branch": {"type": "string"},
                 }
             ),
-            "week": object_schema(
+            "week": openapi.object_schema(
                 {
                     "label": {"type": "string", "example": "2026-W47"},
                     "start": DATE_TIME,
@@ -208,12 +202,12 @@ REVIEW = openapi.schema(
                     "first_week": {"type": "boolean"},
                     "runs": {"type": "integer", "minimum": 0},
                 },
-                "start and end are the UTC instants of the local Mondays 00:00.",
+                description="start and end are the UTC instants of the local Mondays 00:00.",
             ),
             "previous_week": MAYBE_STRING,
             "next_week": MAYBE_STRING,
             "generated_at": DATE_TIME,
-            "headline": object_schema(
+            "headline": openapi.object_schema(
                 {
                     "runs": FIGURE,
                     "pass_rate": FIGURE,
@@ -223,7 +217,7 @@ REVIEW = openapi.schema(
                     "branch_coverage": FIGURE,
                     "wall_time": {
                         "type": "array",
-                        "items": object_schema(
+                        "items": openapi.object_schema(
                             {
                                 "job": {"type": "string"},
                                 "runs": {"type": "integer"},
@@ -274,7 +268,7 @@ REVIEW = openapi.schema(
                     },
                 ),
             },
-            "coverage_movers": object_schema(
+            "coverage_movers": openapi.object_schema(
                 {
                     "from_run_id": MAYBE_INTEGER,
                     "to_run_id": MAYBE_INTEGER,
@@ -282,7 +276,7 @@ REVIEW = openapi.schema(
                     "gains": {"type": "array", "items": FILE_DELTA},
                 }
             ),
-            "quarantine": object_schema(
+            "quarantine": openapi.object_schema(
                 {
                     "active": {"type": "array", "items": QUARANTINE_ITEM},
                     "expired": {"type": "array", "items": QUARANTINE_ITEM},
