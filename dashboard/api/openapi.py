@@ -77,8 +77,24 @@ def json_response(schema: dict, description: str = "OK") -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+# Reads are open unless private mode (SUITESCOPE_PRIVATE) is on; then each wants a signed-in
+# session or a project token, which reads only its own project (``access.guard_private_mode``).
+READ_SECURITY = [{}, {"bearer": []}]
+READ_ERRORS = (401, 403)
+
+
 def describe(path: str, method: str, operation: dict) -> None:
-    """Register one operation under ``/api/v1`` + ``path``."""
+    """Register one operation under ``/api/v1`` + ``path``.
+
+    Every read also gets the optional bearer token and the 401 and 403 that private
+    mode answers, so no endpoint can forget them.
+    """
+    if method.lower() == "get":
+        operation = {
+            "security": READ_SECURITY,
+            **operation,
+            "responses": {**operation["responses"], **error_responses(*READ_ERRORS)},
+        }
     PATHS.setdefault(f"/api/v1{path}", {})[method.lower()] = operation
 
 

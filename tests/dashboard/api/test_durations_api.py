@@ -177,7 +177,7 @@ def test_openapi_describes_the_endpoint(document):
     names = [p["name"] for p in operation["parameters"]]
 
     assert names == ["slug", "window", "branch", "job"]
-    assert set(operation["responses"]) == {"200", "404"}
+    assert set(operation["responses"]) == {"200", "401", "403", "404"}
     schema = document["components"]["schemas"]["Durations"]
     assert set(schema["required"]) == {
         "slowest",

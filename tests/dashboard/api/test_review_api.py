@@ -209,7 +209,7 @@ def test_openapi_describes_the_endpoint(document):
     operation = document["paths"][PATH]["get"]
 
     assert [p["name"] for p in operation["parameters"]] == ["slug", "week"]
-    assert set(operation["responses"]) == {"200", "400", "404"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}
     schema = resolve(response_schema(document), document)
     assert set(schema["required"]) >= {
         "week",

@@ -257,6 +257,6 @@ def test_openapi_describes_the_three_endpoints(document):
         "page",
         "per_page",
     ]
-    assert set(listing["responses"]) == {"200", "400", "404"}
+    assert set(listing["responses"]) == {"200", "400", "401", "403", "404"}
     for path in ("/projects/{slug}/runs/{run_id}", "/projects/{slug}/tests/{case_id}/history"):
-        assert set(paths[f"/api/v1{path}"]["get"]["responses"]) == {"200", "404"}
+        assert set(paths[f"/api/v1{path}"]["get"]["responses"]) == {"200", "401", "403", "404"}
