@@ -13,13 +13,16 @@ authentication; the reads accept it too.
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -33,6 +36,7 @@ from tests.factories import (
     QuarantineFactory,
     coverage_run,
     result_history,
+    run_with_results,
 )
 
 SECRET = "ss_conformance-token"
@@ -88,9 +92,21 @@ def api_data(app, db_session) -> ApiData:
     flaky = CaseFactory(project=project, name="test_retry", first_seen_at=long_ago)
     failing = CaseFactory(project=project, name="test_broken", first_seen_at=long_ago)
     quarantined = CaseFactory(project=project, name="test_quarantined")
-    runs = result_history(flaky, "PRFPPFPR", start=now - timedelta(days=6), commit_sha="a" * 40)
-    runs += result_history(failing, "PPPPFFFF", start=now - timedelta(days=6), job="lint")
-    QuarantineFactory(case=quarantined, expires_at=now + timedelta(days=30))
+    slow = CaseFactory(project=project, name="test_slowing_down", first_seen_at=long_ago)
+    # A daily history over the last two complete weeks (the review's default week and
+    # the one before), and a test that became slow in the last week (a regression).
+    daily = {"start": now - timedelta(days=15), "step": timedelta(days=1)}
+    results = result_history(flaky, "PRFPPFPRPFPRPP", commit_sha="a" * 40, **daily)
+    results += result_history(failing, "PPPPPPPPPPFFFF", job="lint", **daily)
+    runs = [result.run for result in results]
+    for day in (*range(20, 9, -2), *range(6, 0, -1)):
+        duration = 0.2 if day > 7 else 3.5
+        runs.append(
+            run_with_results(project, now - timedelta(days=day), {slow: {"duration_s": duration}})
+        )
+    QuarantineFactory(
+        case=quarantined, created_at=now - timedelta(days=20), expires_at=now + timedelta(days=30)
+    )
     for days in (5, 2):
         coverage_run(
             project,
@@ -111,8 +127,8 @@ def api_data(app, db_session) -> ApiData:
         },
     )
     assert reply.status_code == 201, reply.get_json()
-    run_ids = sorted({r.run_id for r in runs} | {reply.get_json()["run_id"]})
-    return ApiData(run_ids=run_ids, case_ids=[flaky.id, failing.id, quarantined.id])
+    run_ids = sorted({run.id for run in runs} | {reply.get_json()["run_id"]})
+    return ApiData(run_ids=run_ids, case_ids=[flaky.id, failing.id, slow.id, quarantined.id])
 
 
 def _bytes(data: bytes) -> io.BytesIO:
@@ -193,3 +209,74 @@ def test_every_operation_conforms_in_private_mode(case, app, api_data, monkeypat
     monkeypatch.setitem(app.config, "SUITESCOPE_PRIVATE", True)
     aim_at(case, api_data)
     case.call_and_validate(app=app, checks=CHECKS)
+
+
+# --- the checks can fail --------------------------------------------------------------
+
+
+def lying_document(document: dict) -> dict:
+    """The real document, except that a project's ``is_demo`` is said to be a string
+    and ``GET /projects`` is said to answer only 201."""
+    document = json.loads(json.dumps(document))
+    project = document["components"]["schemas"]["Project"]
+    project["properties"]["is_demo"] = {"type": "string"}
+    responses = document["paths"]["/api/v1/projects"]["get"]["responses"]
+    responses["201"] = responses.pop("200")
+    return document
+
+
+def test_the_checks_catch_a_document_that_lies(app, client, api_data):
+    """The same checks, fed a document that disagrees with the app, must fail: proof that
+    the conformance test above would notice a drift, not pass whatever happens."""
+    document = lying_document(client.get(DOCUMENT).get_json())
+    lying = schemathesis.openapi.from_dict(document)
+    case = lying["/api/v1/projects"]["GET"].Case()
+    response = case.call(app=app)
+    assert response.status_code == 200
+
+    with pytest.raises(FailureGroup) as failed:
+        case.validate_response(response, checks=CHECKS)
+    kinds = {type(failure).__name__ for failure in failed.value.exceptions}
+    assert kinds == {"UndefinedStatusCode"}
+
+    # With the status put right, the body's wrong type is what fails.
+    document["paths"]["/api/v1/projects"]["get"]["responses"]["200"] = document["paths"][
+        "/api/v1/projects"
+    ]["get"]["responses"].pop("201")
+    case = schemathesis.openapi.from_dict(document)["/api/v1/projects"]["GET"].Case()
+    with pytest.raises(FailureGroup) as failed:
+        case.validate_response(case.call(app=app), checks=CHECKS)
+    kinds = {type(failure).__name__ for failure in failed.value.exceptions}
+    assert kinds == {"JsonSchemaError"}
+
+
+def test_the_checks_catch_a_server_error(app, client):
+    """A 500 (here from a view made to raise) fails ``not_a_server_error``."""
+    case = schema["/api/v1/projects"]["GET"].Case()
+    with mock.patch("dashboard.access.readable_projects", side_effect=RuntimeError("boom")):
+        response = case.call(app=app)
+    assert response.status_code == 500
+    with pytest.raises(FailureGroup) as failed:
+        case.validate_response(response, checks=[not_a_server_error])
+    assert {type(f).__name__ for f in failed.value.exceptions} == {"ServerError"}
+
+
+def test_the_data_fills_the_lists_the_schema_describes(client, api_data):
+    """Empty lists match any item schema: the data must put something in each."""
+    base = f"/api/v1/projects/{SLUG}"
+    expected = {
+        f"{base}/durations": ("slowest", "regressions", "wall_time"),
+        f"{base}/flaky": ("tests",),
+        f"{base}/coverage": ("trend", "files"),
+        f"{base}/quarantine": ("quarantined",),
+        f"{base}/review": ("top_flaky",),
+        f"{base}/runs/{api_data.run_ids[-1]}": ("uploads", "failure_groups", "coverage"),
+    }
+    empty = [
+        f"{path} {name}"
+        for path, names in expected.items()
+        for name in names
+        if not client.get(path).get_json()[name]
+    ]
+    assert empty == []
+    assert client.get(f"{base}/review").get_json()["quarantine"]["active"]
