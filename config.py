@@ -38,6 +38,12 @@ def _env_list(environ: Mapping[str, str], name: str) -> list[str]:
     return [item.strip() for item in environ.get(name, "").split(",") if item.strip()]
 
 
+def _env_text(environ: Mapping[str, str], name: str, default: str) -> str:
+    """The variable's value, stripped; ``default`` only when it is unset (empty stays empty)."""
+    value = environ.get(name)
+    return default if value is None else value.strip()
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -74,6 +80,14 @@ class Config:
     SESSION_COOKIE_SECURE = False
     WTF_CSRF_TIME_LIMIT = None
     JSON_SORT_KEYS = False
+    # Flask-Limiter (dashboard/ratelimits.py). X-RateLimit-* and Retry-After on
+    # limited routes; if the storage (Redis) fails, count in this process's
+    # memory until it is back, and never fail a request because of the limiter.
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_STRATEGY = "fixed-window"
+    RATELIMIT_KEY_PREFIX = "suitescope"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
@@ -96,6 +110,17 @@ class Config:
         self.SUITESCOPE_SMTP_FROM = env.get("SUITESCOPE_SMTP_FROM", "").strip()
         self.SUITESCOPE_SMTP_TO = _env_list(env, "SUITESCOPE_SMTP_TO")
         self.SUITESCOPE_SMTP_STARTTLS = _env_bool(env, "SUITESCOPE_SMTP_STARTTLS", True)
+        # Rate limits (flask-limiter syntax, "600 per minute"; empty turns one off).
+        self.RATELIMIT_ENABLED = _env_bool(env, "SUITESCOPE_RATELIMIT_ENABLED", True)
+        self.RATELIMIT_STORAGE_URI = (
+            _env_text(env, "SUITESCOPE_RATELIMIT_STORAGE", "") or "memory://"
+        )
+        self.SUITESCOPE_RATELIMIT_UPLOADS = _env_text(
+            env, "SUITESCOPE_RATELIMIT_UPLOADS", "600 per minute"
+        )
+        self.SUITESCOPE_RATELIMIT_SIGNIN = _env_text(
+            env, "SUITESCOPE_RATELIMIT_SIGNIN", "10 per minute"
+        )
 
     def default_secret_key(self) -> str:
         return development_secret_key(self.INSTANCE_DIR)
@@ -124,6 +149,9 @@ class TestingConfig(Config):
             env.get("TEST_DATABASE_URL") or "sqlite://"
         )
         self.SUITESCOPE_DEMO = False
+        # One app serves a whole xdist worker and its memory storage would count
+        # across tests; the rate-limit tests build their own apps with limits on.
+        self.RATELIMIT_ENABLED = False
 
     def default_secret_key(self) -> str:
         return "testing-secret-key"

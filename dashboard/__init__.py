@@ -44,7 +44,7 @@ def create_app(config: ConfigLike = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
 
-    from dashboard import access, database, errors, security
+    from dashboard import access, database, errors, ratelimits, security
     from dashboard.api import bp as api_bp
     from dashboard.cli import register_commands
     from dashboard.extensions import csrf, db, migrate
@@ -63,6 +63,7 @@ def create_app(config: ConfigLike = None) -> Flask:
     app.register_blueprint(vendor_bp)
     app.register_blueprint(health_bp)
     csrf.exempt(api_bp)
+    ratelimits.init_app(app)  # wraps views, so after the blueprints
     errors.register(app)
     security.register(app)
     access.register(app)

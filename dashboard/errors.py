@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
+from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
+from dashboard import ratelimits
 from dashboard.extensions import db
 from ingest.errors import IngestError
 
@@ -65,6 +67,14 @@ def handle_http_exception(error: HTTPException) -> Response:
     return response
 
 
+def handle_rate_limited(error: RateLimitExceeded) -> Response:
+    """429 in our shape, saying which limit was hit and when to retry (also as Retry-After)."""
+    seconds = ratelimits.seconds_to_wait(error)
+    response = error_response(429, ratelimits.breach_message(error, seconds))
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def handle_ingest_error(error: IngestError) -> Response:
     details = {k: v for k, v in error.to_dict().items() if k not in ("code", "message")}
     message = str(error)
@@ -94,6 +104,7 @@ def handle_unexpected(error: Exception) -> Response:
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(IngestError, handle_ingest_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

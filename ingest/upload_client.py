@@ -52,6 +52,7 @@ DEFAULT_BACKOFF = 2.0
 # A Retry-After larger than this would stall the CI job; we wait this long at most.
 MAX_RETRY_AFTER = 60.0
 USER_AGENT = "suitescope-upload"
+TOO_MANY_REQUESTS = 429
 
 Environ = Mapping[str, str]
 Progress = Callable[[str], None]
@@ -317,12 +318,12 @@ def upload(
 ) -> dict:
     """POST the files and metadata to the server and return its JSON reply.
 
-    Server errors (5xx), timeouts and connection failures are retried
-    ``retries`` times, waiting ``backoff`` seconds, then twice and four times
-    as long, or what the server's ``Retry-After`` asks (at most
+    Server errors (5xx), rate limiting (429), timeouts and connection failures
+    are retried ``retries`` times, waiting ``backoff`` seconds, then twice and
+    four times as long, or what the server's ``Retry-After`` asks (at most
     ``MAX_RETRY_AFTER``). Retrying is safe: the server stores a file sent twice
-    to the same run only once. A 4xx is never retried, since the same request
-    would be refused again.
+    to the same run only once. Any other 4xx is never retried, since the same
+    request would be refused again.
 
     Raises ``UploadFailed`` with the server's message and status, and
     ``UploadInputError`` for a bad URL or an unreadable file.
@@ -385,7 +386,8 @@ def _judge(response: requests.Response) -> _Outcome:
         message = f"the server redirected to {location}; pass that address as --url"
         return _Outcome(failure=UploadFailed(message, status))
     failure = UploadFailed(server_message(response), status)
-    if status >= 500:
+    # 429: the server's rate limit (many shards of a build at once); it says when.
+    if status >= 500 or status == TOO_MANY_REQUESTS:
         return _Outcome(failure=failure, retryable=True, server_wait=retry_after(response))
     return _Outcome(failure=failure)
 

@@ -82,3 +82,37 @@ def test_selected_config_name():
     assert selected_config_name(environ={}) == "development"
     assert selected_config_name("production", environ={}) == "production"
     assert selected_config_name(environ={"SUITESCOPE_ENV": "testing"}) == "testing"
+
+
+def test_rate_limits_default_to_memory_and_ci_friendly_limits():
+    config = Config({"SECRET_KEY": "k"})
+    assert config.RATELIMIT_ENABLED is True
+    assert config.RATELIMIT_STORAGE_URI == "memory://"
+    assert config.SUITESCOPE_RATELIMIT_UPLOADS == "600 per minute"
+    assert config.SUITESCOPE_RATELIMIT_SIGNIN == "10 per minute"
+
+
+def test_rate_limits_are_read_from_the_environment_given():
+    config = Config(
+        {
+            "SECRET_KEY": "k",
+            "SUITESCOPE_RATELIMIT_ENABLED": "0",
+            "SUITESCOPE_RATELIMIT_STORAGE": " redis://127.0.0.1:6379/0 ",
+            "SUITESCOPE_RATELIMIT_UPLOADS": "100 per minute; 2000 per hour",
+            "SUITESCOPE_RATELIMIT_SIGNIN": "",
+        }
+    )
+    assert config.RATELIMIT_ENABLED is False
+    assert config.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/0"
+    assert config.SUITESCOPE_RATELIMIT_UPLOADS == "100 per minute; 2000 per hour"
+    assert config.SUITESCOPE_RATELIMIT_SIGNIN == "", "empty turns that limit off"
+
+
+def test_an_empty_storage_means_memory():
+    assert Config(
+        {"SECRET_KEY": "k", "SUITESCOPE_RATELIMIT_STORAGE": ""}
+    ).RATELIMIT_STORAGE_URI == ("memory://")
+
+
+def test_testing_config_switches_rate_limits_off_whatever_the_environment():
+    assert TestingConfig({"SUITESCOPE_RATELIMIT_ENABLED": "1"}).RATELIMIT_ENABLED is False

@@ -163,7 +163,7 @@ openapi.describe(
                 "stored",
             ),
             "200": openapi.json_response({"$ref": "#/components/schemas/UploadReply"}, "duplicate"),
-            **openapi.error_responses(400, 401, 403, 413, 415, 422),
+            **openapi.error_responses(400, 401, 403, 413, 415, 422, 429),
         },
     },
 )

@@ -500,6 +500,51 @@ def test_retry_after_as_an_http_date() -> None:
     assert 25 <= wait <= 30
 
 
+RATE_LIMITED = {
+    "error": {
+        "code": "rate_limited",
+        "message": "too many uploads with this token: at most 600 per 1 minute "
+        "(SUITESCOPE_RATELIMIT_UPLOADS); retry in 37 seconds",
+    }
+}
+
+
+def test_a_429_is_retried_after_the_wait_the_server_asks(report: Path, recorder: Recorder) -> None:
+    session = FakeSession(
+        make_response(429, body=RATE_LIMITED, headers={"Retry-After": "37"}),
+        make_response(201, body=REPLY),
+    )
+
+    assert send(session, [report], recorder) == REPLY
+
+    assert len(session.calls) == 2
+    assert recorder.sleeps == [37.0]
+    assert recorder.lines[-1] == "retrying in 37s after 429 (1/3)"
+
+
+def test_a_429_without_retry_after_backs_off(report: Path, recorder: Recorder) -> None:
+    session = FakeSession(
+        make_response(429, text="Too Many Requests"), make_response(201, body=REPLY)
+    )
+    assert send(session, [report], recorder) == REPLY
+    assert recorder.sleeps == [2.0]
+
+
+def test_a_429_that_persists_gives_up_with_the_servers_message(
+    report: Path, recorder: Recorder
+) -> None:
+    limited = make_response(429, body=RATE_LIMITED, headers={"Retry-After": "3600"})
+    session = FakeSession(*(limited for _ in range(4)))
+
+    with pytest.raises(UploadFailed) as raised:
+        send(session, [report], recorder)
+
+    assert len(session.calls) == 4, "three retries, then no more"
+    assert recorder.sleeps == [MAX_RETRY_AFTER] * 3, "an hour's wait is capped"
+    assert raised.value.status == 429
+    assert raised.value.message == (f"{RATE_LIMITED['error']['message']} (gave up after 3 retries)")
+
+
 def test_a_redirect_is_reported_not_followed(report: Path, recorder: Recorder) -> None:
     moved = make_response(308, headers={"Location": "https://suitescope.test/api/v1/uploads"})
     with pytest.raises(UploadFailed, match=r"redirected to https://suitescope\.test") as raised:
