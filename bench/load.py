@@ -355,9 +355,7 @@ def verify(database_url: str, slug: str, planned: list[PlannedUpload]) -> Verdic
     """
     expected: dict[str, dict[str, int]] = {}
     for item in planned:
-        sums = expected.setdefault(
-            item.build, {"tests": 0, "passed": 0, "failed": 0, "skipped": 0}
-        )
+        sums = expected.setdefault(item.build, {"tests": 0, "passed": 0, "failed": 0, "skipped": 0})
         sums["tests"] += item.cases
         sums["passed"] += item.passed
         sums["failed"] += item.failed
@@ -489,7 +487,9 @@ def run_engine(
 
     attempts = [*baseline.attempts, *load.attempts]
     statuses = Counter(a.status for a in attempts)
-    print(f"  {engine}: replies by status {dict(sorted(statuses.items(), key=str))}", file=sys.stderr)
+    print(
+        f"  {engine}: replies by status {dict(sorted(statuses.items(), key=str))}", file=sys.stderr
+    )
     expected_503 = [
         a
         for a in attempts
