@@ -346,6 +346,26 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
 
+def stored_runs(database_url: str, slug: str) -> list[tuple]:
+    """(build, tests, passed, failed, skipped, errors, results stored) of each run of ``slug``."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return [
+                tuple(row)
+                for row in connection.execute(
+                    text(
+                        "SELECT r.build, r.tests, r.passed, r.failed, r.skipped, r.errors,"
+                        " (SELECT count(*) FROM result WHERE result.run_id = r.id) AS stored"
+                        " FROM run r JOIN project p ON p.id = r.project_id WHERE p.slug = :slug"
+                    ),
+                    {"slug": slug},
+                )
+            ]
+    finally:
+        engine.dispose()
+
+
 def verify(database_url: str, slug: str, planned: list[PlannedUpload]) -> Verdict:
     """Compare what the database holds for project ``slug`` with what was sent.
 
@@ -360,19 +380,7 @@ def verify(database_url: str, slug: str, planned: list[PlannedUpload]) -> Verdic
         sums["passed"] += item.passed
         sums["failed"] += item.failed
         sums["skipped"] += item.skipped
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT r.build, r.tests, r.passed, r.failed, r.skipped, r.errors,"
-                    " (SELECT count(*) FROM result WHERE result.run_id = r.id) AS stored"
-                    " FROM run r JOIN project p ON p.id = r.project_id WHERE p.slug = :slug"
-                ),
-                {"slug": slug},
-            ).all()
-    finally:
-        engine.dispose()
+    rows = stored_runs(database_url, slug)
     verdict = Verdict()
     seen: dict[str, int] = {}
     for build, tests, passed, failed, skipped, errors, stored in rows:
