@@ -143,7 +143,8 @@ def handle_database_error(error: Exception) -> Response:
     trouble = database_trouble(error)
     if trouble is None:
         return handle_unexpected(error)
-    current_app.logger.warning("database %s: %s", trouble, getattr(error, "orig", error))
+    cause = error.__context__ if isinstance(error, PendingRollbackError) else error
+    current_app.logger.warning("database %s: %s", trouble, getattr(cause, "orig", cause))
     try:
         db.session.rollback()
     except Exception:  # the connection may be gone; the pool discards it
