@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Flask, current_app, g, make_response, redirect, request, session, url_for
 from flask.wrappers import Response
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Forbidden
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -29,6 +29,7 @@ from dashboard import projects as project_service
 from dashboard.extensions import db
 from dashboard.models import ApiToken, Project, User, utcnow
 from dashboard.rendering import is_htmx
+from ingest.transactions import begin_writing
 
 SESSION_KEY = "user_id"
 FINGERPRINT_KEY = "user_fingerprint"
@@ -288,10 +289,31 @@ def authorise_token_read() -> None:
 
 
 def record_token_use(token: ApiToken) -> None:
+    """Note that ``token`` was used, at most once a minute, in a short transaction of its own.
+
+    One conditional ``UPDATE`` after the request's reads are committed: on
+    PostgreSQL concurrent uploads do not queue behind one token's row lock, and
+    on SQLite the write does not upgrade a read transaction (see
+    ``ingest.transactions``).
+    """
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        db.session.commit()
+    token_id, last_used = token.id, token.last_used_at
+    if last_used is not None and now - last_used < LAST_USED_RESOLUTION:
+        return
+    db.session.commit()
+    begin_writing(db.session)
+    db.session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - LAST_USED_RESOLUTION,
+            ),
+        )
+        .values(last_used_at=now)
+    )
+    db.session.commit()
 
 
 def readable_projects() -> list[Project]:

@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from dashboard.extensions import db
+from ingest.transactions import WRITER_OPTION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -49,7 +50,9 @@ def configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Writers take the lock up front (see ingest.transactions).
+        writer = connection.get_execution_options().get(WRITER_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
 def database_status() -> tuple[bool, str]:

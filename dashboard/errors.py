@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from flask_limiter import RateLimitExceeded
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from dashboard import ratelimits
@@ -83,12 +86,81 @@ def handle_ingest_error(error: IngestError) -> Response:
     return error_response(error.status, message, code=error.code, details=details)
 
 
-def handle_database_unavailable(error: OperationalError) -> Response:
-    """The database went away: tell clients when to come back; nothing half-done stays."""
-    current_app.logger.warning("database unavailable: %s", error.orig)
-    db.session.rollback()
+# Errors the drivers raise themselves, outside SQLAlchemy: bulk loads run on the
+# raw driver cursor (COPY on PostgreSQL, executemany on SQLite).
+DRIVER_ERRORS = (sqlite3.OperationalError, psycopg.OperationalError, psycopg.InterfaceError)
+
+DATABASE_TROUBLE = {
+    "read_only": (
+        "the database is read-only (its file, directory or server refuses writes): "
+        "nothing was stored; reading still works"
+    ),
+    "full": (
+        "the database is full (no space left on its disk, or its size limit reached): "
+        "nothing was stored; reading still works"
+    ),
+    "busy": "the database is busy with other writes; nothing was stored; retry shortly",
+    "unavailable": "the database is unavailable; retry shortly",
+}
+
+
+# SQLite's primary result codes that mean "not now" rather than "not like this";
+# its generic SQLITE_ERROR (a syntax error, a missing table) stays a 500.
+SQLITE_TROUBLE = {
+    "READONLY": "read_only",
+    "FULL": "full",
+    "BUSY": "busy",
+    "LOCKED": "busy",
+    "CANTOPEN": "unavailable",
+    "IOERR": "unavailable",
+}
+
+
+def database_trouble(error: Exception) -> str | None:
+    """Why the database cannot serve this request now (a key of ``DATABASE_TROUBLE``).
+
+    ``None`` for an error that is our fault (a bad statement, a broken
+    constraint): that is a 500, not a reason to come back later.
+    """
+    if isinstance(error, PendingRollbackError) and error.__context__ is not None:
+        # Cleanup that touched the session after the connection died (a
+        # ``finally`` dropping a staging table) masks the failure behind this
+        # one: judge the failure it was raised while handling.
+        return database_trouble(error.__context__)
+    driver_error = getattr(error, "orig", error)
+    sqlite_name = getattr(driver_error, "sqlite_errorname", None)
+    if sqlite_name is not None:  # "SQLITE_BUSY_SNAPSHOT": the primary code is BUSY
+        return SQLITE_TROUBLE.get(sqlite_name.split("_")[1])
+    if isinstance(driver_error, psycopg.errors.ReadOnlySqlTransaction):
+        return "read_only"
+    if isinstance(driver_error, psycopg.errors.DiskFull):
+        return "full"
+    if isinstance(driver_error, psycopg.errors.DeadlockDetected | psycopg.errors.LockNotAvailable):
+        return "busy"
+    if isinstance(error, OperationalError | psycopg.OperationalError | psycopg.InterfaceError):
+        return "unavailable"
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return "unavailable"  # the connection dropped mid-request: a restart, a failover
+    return None
+
+
+def handle_database_error(error: Exception) -> Response:
+    """The database cannot serve us now: say why and when to come back; nothing half-done stays.
+
+    Answers 503 with ``Retry-After`` for an unreachable, restarting, busy,
+    read-only or full database; any other database error is a bug (500).
+    """
+    trouble = database_trouble(error)
+    if trouble is None:
+        return handle_unexpected(error)
+    cause = error.__context__ if isinstance(error, PendingRollbackError) else error
+    current_app.logger.warning("database %s: %s", trouble, getattr(cause, "orig", cause))
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the pool discards it
+        current_app.logger.warning("rollback after a database error failed", exc_info=True)
     response = error_response(
-        503, "the database is unavailable; retry shortly", code="database_unavailable"
+        503, DATABASE_TROUBLE[trouble], code="database_unavailable", details={"reason": trouble}
     )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
@@ -98,13 +170,35 @@ def handle_unexpected(error: Exception) -> Response:
     if current_app.debug:
         raise error
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except Exception:  # never let cleaning up turn a clear 500 into a crash
+        current_app.logger.warning("rollback after an error failed", exc_info=True)
     return error_response(500, InternalServerError.description)
 
 
+def remove_session(_error: BaseException | None) -> None:
+    """End the request's session before Flask-SQLAlchemy would, without failing the reply.
+
+    Ending it rolls back; if the database went away after the view's last
+    statement, that rollback raises, and from a teardown function the error
+    would reach the WSGI server, which turns a finished reply into a bare 500.
+    """
+    try:
+        db.session.remove()
+    except Exception:
+        current_app.logger.warning("ending the session failed; connection dropped", exc_info=True)
+        db.session.registry.clear()
+
+
 def register(app: Flask) -> None:
+    # Teardown functions run last-registered first: this one before Flask-SQLAlchemy's.
+    app.teardown_appcontext(remove_session)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
     app.register_error_handler(IngestError, handle_ingest_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PendingRollbackError, handle_database_error)
+    for driver_error in DRIVER_ERRORS:
+        app.register_error_handler(driver_error, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

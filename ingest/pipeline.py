@@ -22,6 +22,7 @@ from ingest import store
 from ingest.detect import detect_and_parse, unwrap_gzip
 from ingest.errors import EmptyReport, IngestError
 from ingest.records import ParsedReport, ParsedTestReport
+from ingest.transactions import begin_writing
 
 
 @dataclass(slots=True)
@@ -194,6 +195,8 @@ def ingest_upload(
     prepared = [prepare_file(f, max_bytes) for f in files]
     started_at = meta.started_at or earliest_timestamp(prepared) or datetime.now(UTC)
     try:
+        # Parsed before the write lock is taken: concurrent uploads parse in parallel.
+        begin_writing(session)
         outcome = store_prepared(session, project_id, meta, started_at, prepared)
         session.commit()
     except BaseException:

@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.queries",
     "tests.fixtures.browser",
+    "tests.fixtures.served",
 ]
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from flask import current_app, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest, ClientDisconnected, UnsupportedMediaType
 
+from dashboard.access import record_token_use
 from dashboard.api import bp, openapi
 from dashboard.auth import require_token
 from dashboard.extensions import db
-from dashboard.models import utcnow
 from ingest.metadata import parse_metadata
 from ingest.pipeline import IncomingFile, ingest_upload
 
@@ -72,15 +72,19 @@ def create_upload():
     token = require_token()
     files, fields = incoming_files()
     meta = parse_metadata(fields)
-    token.last_used_at = utcnow()
+    project_id, slug = token.project_id, token.project.slug
+    # End the token's read transaction: the upload is written in a transaction of
+    # its own, begun as a writer (see ingest.transactions).
+    db.session.commit()
     outcome = ingest_upload(
         db.session,
-        token.project_id,
+        project_id,
         meta,
         files,
         max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
     )
-    body = outcome.to_json(run_url(token.project.slug, outcome.run_id))
+    record_token_use(token)
+    body = outcome.to_json(run_url(slug, outcome.run_id))
     return jsonify(body), 200 if outcome.duplicate else 201
 
 
