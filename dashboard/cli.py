@@ -15,6 +15,7 @@ from dashboard.cli_support import CliError, project_or_exit
 from dashboard.commands.demo import demo_command
 from dashboard.commands.ingest import ingest_command
 from dashboard.commands.review import review_command
+from dashboard.commands.rollups import rollups_group
 from dashboard.commands.upload import upload_command
 from dashboard.commands.users import users_group
 
@@ -101,6 +102,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_group)
     app.cli.add_command(demo_command)
     app.cli.add_command(review_command)
+    app.cli.add_command(rollups_group)
 
 
 def _create_app_from_env() -> Flask:

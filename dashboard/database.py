@@ -19,6 +19,29 @@ def configure_engines(engines: Iterable[Engine]) -> None:
     for engine in engines:
         if engine.dialect.name == "sqlite":
             configure_sqlite(engine)
+        elif engine.dialect.name == "postgresql":
+            configure_postgresql(engine)
+
+
+def configure_postgresql(engine: Engine) -> None:
+    """Turn off PostgreSQL's JIT compilation for our connections.
+
+    The planner compiles any query it estimates above ``jit_above_cost``, and the
+    dashboard's are estimated high over millions of results while they read a
+    few thousand rows: measured on the page benchmark, compiling cost 100 to
+    300 ms on queries that run in 15, and 30 to 50 ms on the median of the
+    heaviest pages. Ingest gains nothing from it either.
+    """
+    if getattr(engine, "_suitescope_configured", False):
+        return
+    engine._suitescope_configured = True
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET jit = off")
+        cursor.close()
+        dbapi_connection.commit()
 
 
 def configure_sqlite(engine: Engine) -> None:

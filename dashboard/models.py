@@ -8,13 +8,15 @@ anywhere; ``dashboard.extensions.db`` shares this metadata. Names avoid a
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+import math
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -164,6 +166,12 @@ class Run(Base):
     wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     case_seconds: Mapped[float] = mapped_column(Float, default=0.0)
 
+    # What this run's results were counted into the rollups with (see
+    # ``ingest.store``): its start time and infrastructure verdict then. NULL:
+    # not rolled up, so the analytics read its results directly.
+    rollup_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rollup_infra: Mapped[bool | None] = mapped_column(Boolean)
+
     project: Mapped[Project] = relationship()
     uploads: Mapped[list[Upload]] = relationship(back_populates="run", order_by="Upload.id")
 
@@ -183,6 +191,22 @@ class Run(Base):
     def is_infrastructure_failure(self) -> bool:
         """More than 80% of the executed cases failed (see design.md)."""
         return self.executed > 0 and (self.failed + self.errors) / self.executed > 0.8
+
+    @property
+    def is_rolled_up(self) -> bool:
+        """The rollups hold exactly this run's results (see ``ingest.store``)."""
+        return (
+            self.rollup_started_at is not None
+            and self.rollup_started_at == self.started_at
+            and self.rollup_infra == infrastructure_verdict(self)
+        )
+
+
+def infrastructure_verdict(run: Run) -> bool:
+    """``Run.is_infrastructure_failure`` in the integer arithmetic of its SQL form
+    (``analytics.scope.infrastructure_failure``), so that both always agree."""
+    executed = run.tests - run.skipped
+    return executed > 0 and (run.failed + run.errors) * 5 > executed * 4
 
 
 class Upload(Base):
@@ -276,14 +300,29 @@ class Result(Base):
 
     __table_args__ = (
         UniqueConstraint("run_id", "case_id"),
-        Index(None, "case_id", "run_id"),
+        # One case's history (test history, its duration chart, a regression's
+        # change point) reads its results in run order, from this index alone.
+        Index(
+            "ix_result_case_history",
+            "case_id",
+            "run_id",
+            "outcome",
+            "duration_s",
+            "attempts",
+            "retry_flake",
+        ),
         # Failures and retry flakes are the rare rows every flakiness question
         # starts from; a partial index finds them without reading the passes
-        # (measured on 1.2M results: 150 ms -> 4 ms).
+        # (measured on 1.2M results: 150 ms -> 4 ms), and holds what the
+        # flakiness rules read of them, so the table is not visited at all.
         Index(
             "ix_result_suspect",
             "run_id",
             "case_id",
+            "outcome",
+            "retry_flake",
+            "attempts",
+            "duration_s",
             postgresql_where=text(SUSPECT_CONDITION),
             sqlite_where=text(SUSPECT_CONDITION),
         ),
@@ -354,3 +393,110 @@ class Quarantine(Base):
     case: Mapped[Case] = relationship()
 
     __table_args__ = (Index(None, "project_id", "case_id"),)
+
+
+# --- rollups ---------------------------------------------------------------------------
+#
+# Derived from ``result`` and ``run`` by ``ingest.store`` in the transaction of each
+# upload, so that the pages' cost follows the window rather than the history. Like
+# ``result`` they carry no foreign keys. A run's results are in the rollups when
+# ``Run.is_rolled_up``; the analytics read results directly whenever a run of the
+# scope is not (rows written by hand, or before ``suitescope rollups rebuild``).
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s week: the key of ``CaseWeek``."""
+    return day - timedelta(days=day.weekday())
+
+
+class CaseWeek(Base):
+    """One case in one week (Monday to Sunday, UTC): the figures that questions
+    about every case of a project read (the slowest, the regressed, presence).
+
+    ``executions`` counts non-skipped results of every run; the duration figures
+    cover the samples of ``analytics.durations``: non-skipped results of runs
+    that are not infrastructure failures. ``min_s`` and ``max_s`` only ever widen
+    (a run found to be an infrastructure failure later leaves them as they
+    were), so they bound the samples without always being attained.
+    """
+
+    __tablename__ = "case_week"
+
+    project_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    executions: Mapped[int] = mapped_column(Integer, default=0)
+    timed: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds_sq: Mapped[float] = mapped_column(Float, default=0.0)  # for the spread
+    min_s: Mapped[float | None] = mapped_column(Float)
+    max_s: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class CaseDay(Base):
+    """One case's duration samples on one UTC day.
+
+    Each sample (a non-skipped result of a run that is not an infrastructure
+    failure) is one character in ``buckets``, its duration's bucket, and one at
+    the same place in ``runs``, naming its run (``run_tag``). Buckets grow by
+    0.5%, so a percentile read back is within 0.25% of the exact one. Appending
+    a character to each per upload keeps ingest cheap; whole days are read as
+    they are, and only the days a window boundary cuts need the run tags.
+    """
+
+    __tablename__ = "case_day"
+
+    # Case first: a page reads a few cases' days, each case's side by side (three
+    # times faster than seeking each day on SQLite, where the table is its key).
+    case_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    runs: Mapped[str] = mapped_column(Text, default="")
+    buckets: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    # Durations from 1 us to two days fall in buckets of 0.5%; a zero duration has
+    # its own bucket. Bucket characters are CJK ideographs, in the Basic
+    # Multilingual Plane (two bytes each in a Python string); run tags are
+    # supplementary-plane characters, so that a million runs get distinct ones.
+    GROWTH = 1.005
+    SMALLEST_S = 1e-6
+    LARGEST_S = 86_400.0 * 2
+    ZERO_CODE = 0x4E00
+    RUN_TAG_BASE = 0x10000
+    RUN_TAG_SPAN = 0x100000
+
+    @classmethod
+    def bucket(cls, seconds: float) -> int:
+        """The bucket of a duration: 0 for (almost) nothing, else 1 and up."""
+        if seconds < cls.SMALLEST_S:
+            return 0
+        seconds = min(seconds, cls.LARGEST_S)
+        return 1 + math.floor(math.log(seconds / cls.SMALLEST_S) / math.log(cls.GROWTH))
+
+    @classmethod
+    def bucket_value(cls, bucket: int) -> float:
+        """The middle of a bucket (geometrically): within 0.25% of its every value."""
+        if bucket <= 0:
+            return 0.0
+        return cls.SMALLEST_S * cls.GROWTH ** (bucket - 0.5)
+
+    @classmethod
+    def run_tag(cls, run_id: int) -> str:
+        """The character naming a run in its day's samples (run ids a day apart
+        never share one)."""
+        return chr(cls.RUN_TAG_BASE + run_id % cls.RUN_TAG_SPAN)
+
+    @classmethod
+    def bucket_char(cls, seconds: float) -> str:
+        return chr(cls.ZERO_CODE + cls.bucket(seconds))
+
+    @classmethod
+    def value_of(cls, char: str) -> float:
+        return cls.bucket_value(ord(char) - cls.ZERO_CODE)

@@ -245,6 +245,8 @@ def store_prepared(
         summaries.append(item.summary(extra_warnings=extra))
     if stored_any:
         store.refresh_run_totals(session, run)
+    # Also when nothing new was stored: an earlier start time may have moved the run.
+    store.roll_up(session, run)
     session.flush()
     return UploadOutcome(
         run_id=run.id,

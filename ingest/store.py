@@ -8,13 +8,16 @@ both engines, and 100,000 cases never become 100,000 ORM objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from operator import attrgetter
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     Float,
     Integer,
     MetaData,
@@ -24,17 +27,35 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    cast,
+    delete,
     func,
     literal,
+    literal_column,
+    null,
     or_,
     select,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dashboard.models import Case, CoverageFile, CoverageReport, Result, Run, Upload, UtcDateTime
+from dashboard.models import (
+    Case,
+    CaseDay,
+    CaseWeek,
+    CoverageFile,
+    CoverageReport,
+    Result,
+    Run,
+    Upload,
+    UtcDateTime,
+    infrastructure_verdict,
+    utc_day,
+    week_of,
+)
 from ingest.fingerprint import failure_fingerprint
 from ingest.records import ParsedCase, ParsedCoverage, ParsedTestReport
 
@@ -343,6 +364,7 @@ def store_test_report(session: Session, run: Run, report: ParsedTestReport) -> N
     load_staging(session, report.cases)
     try:
         upsert_cases(session, run.project_id, run.started_at)
+        note_rollup_changes(session, run)
         if had_results:
             upsert_results(session, run.project_id, run.id)
         else:
@@ -413,3 +435,454 @@ def refresh_coverage_totals(session: Session, coverage: CoverageReport) -> None:
     # No file with branch data means "no branch data", never 0%.
     coverage.branches_valid = int(branches_valid) if with_branches else None
     coverage.branches_covered = int(branches_covered) if with_branches else None
+
+
+# --- rollups -------------------------------------------------------------------
+#
+# ``case_week`` and ``case_day`` (see dashboard.models) are kept in step with the
+# results by the upload that changes them, in its transaction: ``note_rollup_changes``
+# before a later shard writes results, ``roll_up`` once the run's totals (and so its
+# infrastructure verdict) are final. Every change is set-based and proportional to
+# the upload, never to the history:
+#
+# * a run rolled up for the first time adds all its results;
+# * a later shard of a rolled-up run takes out the old figures of the cases it
+#   merges into (kept in ``rollup_pending`` before they are overwritten) and adds
+#   the new ones of every case it sent;
+# * a run whose day or verdict changed takes all its figures out of the old day,
+#   week and verdict and puts them back under the new ones.
+#
+# A sample in ``case_day`` is a character in ``buckets`` and one naming its run at
+# the same place in ``runs``, so that it can be taken out again with string
+# functions alone.
+
+PENDING = Table(
+    "rollup_pending",
+    _staging_metadata,
+    Column("case_id", Integer),
+    Column("overlap", Boolean),  # the run already had a result of this case
+    Column("old_outcome", String(8)),
+    Column("old_duration_s", Float),
+    prefixes=["TEMPORARY"],
+)
+
+
+def _pending_key(run: Run) -> tuple[str, int]:
+    return ("rollup_pending", run.id)
+
+
+def note_rollup_changes(session: Session, run: Run) -> None:
+    """Before a shard's results are written into a rolled-up run, keep the figures
+    of the cases it will change as they are now (they leave the rollups in ``roll_up``).
+
+    Reads the staging table; a case sent twice in one upload keeps its first note.
+    """
+    if run.rollup_started_at is None:
+        return  # nothing of this run is in the rollups yet
+    connection = session.connection()
+    if _pending_key(run) not in session.info:
+        PENDING.create(connection)
+        session.info[_pending_key(run)] = True
+    cases, results = Case.__table__, Result.__table__
+    staged = (
+        select(
+            cases.c.id,
+            results.c.id.is_not(None),
+            results.c.outcome,
+            results.c.duration_s,
+        )
+        .distinct()
+        .select_from(
+            STAGING.join(
+                cases,
+                and_(cases.c.project_id == run.project_id, cases.c.identity == STAGING.c.identity),
+            ).outerjoin(results, and_(results.c.run_id == run.id, results.c.case_id == cases.c.id))
+        )
+        .where(~select(PENDING.c.case_id).where(PENDING.c.case_id == cases.c.id).exists())
+    )
+    session.execute(
+        PENDING.insert().from_select(
+            ["case_id", "overlap", "old_outcome", "old_duration_s"], staged
+        )
+    )
+
+
+def roll_up(session: Session, run: Run) -> None:
+    """Bring the rollups in step with the run's results; call after ``refresh_run_totals``."""
+    pending = session.info.pop(_pending_key(run), False)
+    verdict = infrastructure_verdict(run)
+    try:
+        if run.rollup_started_at is None:
+            _apply(session, run, _contributions(run, "all"), verdict, sign=1)
+        else:
+            before = utc_day(run.rollup_started_at), run.rollup_infra
+            if before == (utc_day(run.started_at), verdict):
+                if pending:
+                    _apply(session, run, _contributions(run, "replaced"), verdict, sign=-1)
+                    _apply(session, run, _contributions(run, "pending"), verdict, sign=1)
+            else:
+                old = _contributions(run, "before" if pending else "all")
+                _apply(session, run, old, run.rollup_infra, sign=-1, day=before[0])
+                _apply(session, run, _contributions(run, "all"), verdict, sign=1)
+    finally:
+        if pending:
+            PENDING.drop(session.connection())
+    run.rollup_started_at = run.started_at
+    run.rollup_infra = verdict
+
+
+def _contributions(run: Run, which: str) -> Select:
+    """(case_id, outcome, duration_s) of the run's results that count, as of ``which``:
+
+    * ``all``: every result as stored now;
+    * ``pending``: the cases this upload sent, as stored now;
+    * ``replaced``: the cases this upload merged into, as they were before it;
+    * ``before``: every result as it was before this upload (the cases it added
+      had none).
+    """
+    results = Result.__table__
+    if which == "replaced":
+        query = select(
+            PENDING.c.case_id,
+            PENDING.c.old_outcome.label("outcome"),
+            PENDING.c.old_duration_s.label("duration_s"),
+        ).where(PENDING.c.overlap)
+    elif which == "all":
+        query = select(results.c.case_id, results.c.outcome, results.c.duration_s).where(
+            results.c.run_id == run.id
+        )
+    elif which == "pending":
+        query = (
+            select(results.c.case_id, results.c.outcome, results.c.duration_s)
+            .join(PENDING, PENDING.c.case_id == results.c.case_id)
+            .where(results.c.run_id == run.id)
+        )
+    else:  # before
+        overlap = PENDING.c.overlap.is_(True)
+        query = (
+            select(
+                results.c.case_id,
+                case((overlap, PENDING.c.old_outcome), else_=results.c.outcome).label("outcome"),
+                case((overlap, PENDING.c.old_duration_s), else_=results.c.duration_s).label(
+                    "duration_s"
+                ),
+            )
+            .outerjoin(PENDING, PENDING.c.case_id == results.c.case_id)
+            .where(results.c.run_id == run.id, or_(PENDING.c.case_id.is_(None), overlap))
+        )
+    return query.subquery("contributions")
+
+
+def _apply(
+    session: Session,
+    run: Run,
+    contributions,
+    infrastructure: bool,
+    *,
+    sign: int,
+    day=None,
+) -> None:
+    """Add (``sign=1``) or take out (``sign=-1``) figures of the run's results
+    into the week and day of ``day`` (default: the run's day now)."""
+    day = day or utc_day(run.started_at)
+    executed = contributions.c.outcome != "skipped"
+    week = week_of(day)
+    # The first upload of a week for a project has no row to merge into: plain
+    # inserts then (a day row exists only beside its week's row).
+    fresh = sign > 0 and _fresh_week(session, run.project_id, week)
+    _apply_weeks(
+        session, run.project_id, week, contributions, executed, infrastructure, sign, fresh
+    )
+    if infrastructure:
+        return  # an infrastructure failure's durations are no samples
+    if sign > 0:
+        _append_samples(session, day, run.id, contributions, executed, fresh)
+    else:
+        _remove_samples(session, day, run.id, contributions, executed)
+
+
+def _fresh_week(session: Session, project_id: int, week: date) -> bool:
+    weeks = CaseWeek.__table__
+    query = select(weeks.c.case_id).where(weeks.c.project_id == project_id, weeks.c.week == week)
+    return session.execute(query.limit(1)).first() is None
+
+
+def _apply_weeks(
+    session, project_id, week, contributions, executed, infrastructure, sign, fresh=False
+) -> None:
+    timed = 0 if infrastructure else sign
+    duration = week_seconds(contributions.c.duration_s)
+    # Taking figures out leaves min and max as they were: they only ever widen.
+    bound = cast(null(), Float) if infrastructure or sign < 0 else duration
+    rows = select(
+        literal(project_id).label("project_id"),
+        literal(week, Date()).label("week"),
+        contributions.c.case_id.label("case_id"),
+        literal(sign).label("executions"),
+        literal(timed).label("timed"),
+        (duration * timed).label("seconds"),
+        (duration * duration * timed).label("seconds_sq"),
+        bound.label("min_s"),
+        bound.label("max_s"),
+    ).where(executed)
+    _merge_weeks(session, rows, fresh)
+
+
+def _merge_weeks(session: Session, rows: Select, fresh: bool = False) -> None:
+    weeks = CaseWeek.__table__
+    _merge(
+        session,
+        weeks,
+        rows,
+        fresh,
+        lambda new: {
+            "executions": weeks.c.executions + new.executions,
+            "timed": weeks.c.timed + new.timed,
+            "seconds": weeks.c.seconds + new.seconds,
+            "seconds_sq": weeks.c.seconds_sq + new.seconds_sq,
+            "min_s": _widen(weeks.c.min_s, new.min_s, lower=True),
+            "max_s": _widen(weeks.c.max_s, new.max_s, lower=False),
+        },
+    )
+
+
+def _merge_days(session: Session, rows: Select, fresh: bool = False) -> None:
+    days = CaseDay.__table__
+    _merge(
+        session,
+        days,
+        rows,
+        fresh,
+        lambda new: {
+            "runs": days.c.runs.concat(new.runs),
+            "buckets": days.c.buckets.concat(new.buckets),
+        },
+    )
+
+
+def _merge(session: Session, table: Table, rows: Select, fresh: bool, updates) -> None:
+    """Add ``rows`` (labelled like the table's columns) into ``table``: a row whose
+    key exists is updated with ``updates(new)``, any other inserted.
+
+    ``fresh`` rows (no key can exist yet) go in with a plain insert. Else SQLite
+    does it in one ``INSERT ... ON CONFLICT``; on PostgreSQL that costs a
+    speculative insertion per row (twice the time of a plain insert), so existing
+    keys are updated by a join and the rest inserted with an anti-join. Should a
+    concurrent upload insert one of the same keys first, the unique index objects
+    and the merge is redone with ``ON CONFLICT``.
+    """
+    keys = [column.name for column in table.primary_key.columns]
+    names = [column.name for column in rows.selected_columns]
+    if fresh:
+        try:
+            with session.begin_nested():
+                session.execute(table.insert().from_select(names, rows))
+            return
+        except IntegrityError:
+            pass
+    if dialect_name(session) == "postgresql":
+        try:
+            with session.begin_nested():
+                _update_then_insert(session, table, keys, names, rows, updates)
+            return
+        except IntegrityError:
+            pass
+    statement = upsert(session, table).from_select(names, rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=keys, set_=updates(statement.excluded)
+    )
+    session.execute(statement)
+
+
+def _update_then_insert(session, table, keys, names, rows, updates) -> None:
+    """One statement: the new rows computed once (a CTE), the existing keys updated
+    by a data-modifying CTE, the rest inserted. Both parts see the table as it was
+    before the statement, so the anti-join skips exactly the keys updated."""
+    new = rows.cte("new")
+    same_key = and_(*(table.c[key] == new.c[key] for key in keys))
+    updated = (
+        table.update()
+        .where(same_key)
+        .values(updates(new.c))
+        .returning(table.c[keys[0]])
+        .cte("updated")
+    )
+    missing = select(*(new.c[name] for name in names)).where(
+        ~select(literal(1)).select_from(table).where(same_key).exists()
+    )
+    session.execute(table.insert().from_select(names, missing).add_cte(updated))
+
+
+# Week figures count a duration as at most this (31,000 years: a report's nonsense) and
+# a sub-picosecond one as nothing, so that sums and squares stay finite: PostgreSQL
+# raises on float overflow and underflow where SQLite and Python round.
+WEEK_SECONDS_MAX = 1e12
+WEEK_SECONDS_MIN = 1e-12
+
+
+def week_seconds(duration):
+    """SQL: a duration as the week figures count it."""
+    return case(
+        (duration < WEEK_SECONDS_MIN, 0.0),
+        (duration > WEEK_SECONDS_MAX, WEEK_SECONDS_MAX),
+        else_=duration,
+    )
+
+
+def _widen(old, new, *, lower: bool):
+    beyond = new < old if lower else new > old
+    return case((or_(old.is_(None), and_(new.is_not(None), beyond)), new), else_=old)
+
+
+def _append_samples(session, day, run_id, contributions, executed, fresh=False) -> None:
+    rows = select(
+        literal(day, Date()).label("day"),
+        contributions.c.case_id.label("case_id"),
+        literal(CaseDay.run_tag(run_id)).label("runs"),
+        bucket_char(session, contributions.c.duration_s).label("buckets"),
+    ).where(executed)
+    _merge_days(session, rows, fresh)
+
+
+def _remove_samples(session, day, run_id, contributions, executed) -> None:
+    """Cut the run's sample (its tag and the bucket at the same place) out of each
+    case's day. Both expressions read the row as it was: SQL's ``SET`` does."""
+    days = CaseDay.__table__
+    find = func.strpos if dialect_name(session) == "postgresql" else func.instr
+    at = find(days.c.runs, literal(CaseDay.run_tag(run_id)))
+
+    def cut(column):
+        return func.substr(column, 1, at - 1).concat(func.substr(column, at + 1))
+
+    cases = select(contributions.c.case_id).where(executed)
+    session.execute(
+        days.update()
+        .where(days.c.day == day, days.c.case_id.in_(cases.scalar_subquery()), at > 0)
+        .values(runs=cut(days.c.runs), buckets=cut(days.c.buckets))
+    )
+
+
+def bucket_char(session: Session, duration):
+    """SQL for ``CaseDay.bucket``'s character: the same arithmetic, the same libm."""
+    postgres = dialect_name(session) == "postgresql"
+    if not postgres:
+        ensure_sqlite_math(session)
+    smallest = literal(CaseDay.SMALLEST_S, Float())
+    capped = (func.least if postgres else func.min)(duration, literal(CaseDay.LARGEST_S, Float()))
+    step = func.floor(func.ln(capped / smallest) / literal(math.log(CaseDay.GROWTH), Float()))
+    code = case((duration < smallest, 0), else_=1 + cast(step, Integer)) + CaseDay.ZERO_CODE
+    return (func.chr if postgres else func.char)(code, type_=Text())
+
+
+def ensure_sqlite_math(session: Session) -> None:
+    """SQLite builds without its math functions get Python's (``ln``, ``floor``)."""
+    driver = session.connection().connection.driver_connection
+    try:
+        driver.execute("SELECT ln(1.0), floor(1.5)").fetchone()
+    except Exception:  # sqlite3.OperationalError: no such function
+        driver.create_function("ln", 1, math.log, deterministic=True)
+        driver.create_function("floor", 1, math.floor, deterministic=True)
+
+
+# --- rollups of many runs at once (the benchmark, ``suitescope rollups rebuild``) -----
+
+
+def refresh_rollups(session: Session, run_ids: Sequence[int]) -> int:
+    """Roll up the runs among ``run_ids`` that are not rolled up yet; how many.
+
+    The same figures ``roll_up`` adds one upload at a time, added for many runs in
+    a few grouped statements (one per week and one per day). Runs that are rolled
+    up already are left alone: ``rebuild_rollups`` starts a project afresh.
+    """
+    runs = list(
+        session.scalars(
+            select(Run).where(Run.id.in_(list(run_ids)), Run.rollup_started_at.is_(None))
+        )
+    )
+    weeks: dict[tuple[int, date], list[Run]] = defaultdict(list)
+    days: dict[date, list[int]] = defaultdict(list)
+    for run in runs:
+        day = utc_day(run.started_at)
+        weeks[(run.project_id, week_of(day))].append(run)
+        if not infrastructure_verdict(run):
+            days[day].append(run.id)
+    for (project_id, week), week_runs in sorted(weeks.items()):
+        for chunk in _chunks(week_runs):
+            _add_weeks(session, project_id, week, chunk)
+    for day, ids in sorted(days.items()):
+        for chunk in _chunks(ids):
+            _add_days(session, day, chunk)
+    for run in runs:
+        run.rollup_started_at = run.started_at
+        run.rollup_infra = infrastructure_verdict(run)
+    session.flush()
+    return len(runs)
+
+
+def rebuild_rollups(session: Session, project_id: int) -> int:
+    """Recount a project's rollups from its results; the number of runs rolled up."""
+    cases = select(Case.id).where(Case.project_id == project_id).scalar_subquery()
+    session.execute(delete(CaseDay.__table__).where(CaseDay.case_id.in_(cases)))
+    session.execute(delete(CaseWeek.__table__).where(CaseWeek.project_id == project_id))
+    session.execute(
+        Run.__table__.update()
+        .where(Run.project_id == project_id)
+        .values(rollup_started_at=None, rollup_infra=None)
+    )
+    session.expire_all()
+    run_ids = session.scalars(select(Run.id).where(Run.project_id == project_id)).all()
+    return refresh_rollups(session, run_ids)
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _add_weeks(session: Session, project_id: int, week: date, runs: list[Run]) -> None:
+    results = Result.__table__
+    infrastructure = [run.id for run in runs if infrastructure_verdict(run)]
+    timed = ~results.c.run_id.in_(infrastructure) if infrastructure else true()
+    duration = case((timed, week_seconds(results.c.duration_s)))
+    rows = (
+        select(
+            literal(project_id).label("project_id"),
+            literal(week, Date()).label("week"),
+            results.c.case_id.label("case_id"),
+            func.count().label("executions"),
+            func.count(duration).label("timed"),
+            func.coalesce(func.sum(duration), 0.0).label("seconds"),
+            func.coalesce(func.sum(duration * duration), 0.0).label("seconds_sq"),
+            func.min(duration).label("min_s"),
+            func.max(duration).label("max_s"),
+        )
+        .where(results.c.run_id.in_([run.id for run in runs]), results.c.outcome != "skipped")
+        .group_by(results.c.case_id)
+    )
+    _merge_weeks(session, rows)
+
+
+def _add_days(session: Session, day: date, run_ids: list[int]) -> None:
+    results = Result.__table__
+    postgres = dialect_name(session) == "postgresql"
+    tag = (func.chr if postgres else func.char)(
+        CaseDay.RUN_TAG_BASE + results.c.run_id % CaseDay.RUN_TAG_SPAN, type_=Text()
+    )
+    bucket = bucket_char(session, results.c.duration_s)
+    if postgres:  # both in run order, so that the n-th tag and bucket are one sample
+        in_run_order = aggregate_order_by(literal_column("''"), results.c.run_id)
+        runs = func.string_agg(tag, in_run_order)
+        buckets = func.string_agg(bucket, in_run_order)
+    else:  # SQLite feeds every aggregate of a group the same rows in the same order
+        runs, buckets = func.group_concat(tag, ""), func.group_concat(bucket, "")
+    rows = (
+        select(
+            literal(day, Date()).label("day"),
+            results.c.case_id.label("case_id"),
+            runs.label("runs"),
+            buckets.label("buckets"),
+        )
+        .where(results.c.run_id.in_(run_ids), results.c.outcome != "skipped")
+        .group_by(results.c.case_id)
+    )
+    _merge_days(session, rows)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
-from sqlalchemy import Select, and_, case, false, select
+from sqlalchemy import Select, and_, case, null, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from dashboard.analytics.scope import Scope
@@ -323,23 +323,24 @@ def file_table(scope: Scope, summary: CoverageSummary | None = None) -> list[Fil
         summary = coverage_summary(scope)
     if summary.latest is None:
         return []
-    current, previous, baseline = (aliased(CoverageFile) for _ in range(3))
-
-    def joined(alias, point: CoveragePoint | None):
-        if point is None:
-            return false()
-        return and_(alias.report_id == point.report_id, alias.path == current.path)
-
+    current = aliased(CoverageFile)
     query = (
         select(current.path)
         .add_columns(*_counts_columns(current))
-        .add_columns(*_counts_columns(previous), *_counts_columns(baseline))
         .select_from(current)
-        .outerjoin(previous, joined(previous, summary.previous))
-        .outerjoin(baseline, joined(baseline, summary.baseline))
         .where(current.report_id == summary.latest.report_id)
         .order_by(current.path)
     )
+    for point in (summary.previous, summary.baseline):
+        if point is None:
+            # No join at all: an ON clause that is always false makes SQLite
+            # scan every coverage file of the project for each row.
+            query = query.add_columns(*(null() for _ in range(5)))
+            continue
+        other = aliased(CoverageFile)
+        query = query.add_columns(*_counts_columns(other)).outerjoin(
+            other, and_(other.report_id == point.report_id, other.path == current.path)
+        )
     rows = []
     for path, *values in db.session.execute(query):
         new, prev, base = (_joined_counts(values[i : i + 5]) for i in (0, 5, 10))

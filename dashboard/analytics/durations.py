@@ -44,9 +44,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from dashboard.analytics import rollups
 from dashboard.analytics.scope import Scope, not_infrastructure_failure
 from dashboard.extensions import db
-from dashboard.models import Case, Result, Run
+from dashboard.models import Case, CaseWeek, Result, Run
 
 RECENT_DAYS = 7
 BASELINE_DAYS = 21
@@ -207,8 +208,23 @@ def run_count(scope: Scope) -> int:
 
 
 def slowest_tests(scope: Scope, limit: int = 50) -> list[SlowTest]:
-    """The ``limit`` cases with the highest median duration in the scope."""
-    cases = _highest_mean_cases(scope, limit * CANDIDATE_FACTOR)
+    """The ``limit`` cases with the highest median duration in the scope.
+
+    From the rollups (every run of the scope rolled up), the candidates are
+    ranked by their mean over the weeks covering the window (every branch and
+    job). Without a branch or job filter, median, p95 and the daily medians are
+    then read from bucketed samples: each within 0.25% of the exact figure
+    (``dashboard.models.CaseDay``); the numbers of executions are exact. With one,
+    they are computed from the candidates' results, exactly.
+    """
+    if _from_rollups(scope):
+        return _slowest_from_rollups(scope, limit)
+    if rollups.scope_rolled_up(scope):
+        # Filtered by branch or job: candidates from the rollups (every branch and
+        # job), figures from the results, exact.
+        cases = _cases(_ranked_by_mean(scope, limit * CANDIDATE_FACTOR))
+    else:
+        cases = _highest_mean_cases(scope, limit * CANDIDATE_FACTOR)
     if not cases:
         return []
     samples = _samples_by_case(scope, [c.id for c in cases])
@@ -223,7 +239,14 @@ def regressions(scope: Scope) -> list[Regression]:
     samples in each; the most seconds added first."""
     periods = RegressionPeriods.of(scope)
     history_scope = replace(scope, since=periods.baseline_since, until=periods.until)
-    cases = _regression_candidates(history_scope, periods)
+    if _from_rollups(history_scope):
+        cases = _regression_candidates_from_rollups(history_scope, periods)
+    elif rollups.scope_rolled_up(history_scope):
+        # Filtered by branch or job: the weeks of every branch and job bound those
+        # of one just as well (no regression is missed); the results then decide.
+        cases = _cases(_loose_candidates(history_scope, periods))
+    else:
+        cases = _regression_candidates(history_scope, periods)
     if not cases:
         return []
     histories = _histories_by_case(history_scope, [c.id for c in cases])
@@ -238,6 +261,8 @@ def comparable_cases(scope: Scope) -> int:
     """Cases with enough samples in both regression periods to be compared at all."""
     periods = RegressionPeriods.of(scope)
     history_scope = replace(scope, since=periods.baseline_since, until=periods.until)
+    if _from_rollups(history_scope):
+        return _comparable_from_rollups(history_scope, periods)
     counted = _period_counts(history_scope, periods).subquery()
     return db.session.scalar(select(func.count()).select_from(counted)) or 0
 
@@ -374,15 +399,24 @@ def _run_times(scope: Scope) -> dict[int, datetime]:
 def _samples_by_case(scope: Scope, case_ids: list[int]) -> dict[int, list[tuple[datetime, float]]]:
     """Per case: (run start, seconds) of each sample."""
     started = _run_times(scope)
-    query = (
-        select(Result.case_id, Result.run_id, Result.duration_s)
-        .join(Run, Run.id == Result.run_id)
-        .where(*_sample_conditions(scope), Result.case_id.in_(case_ids))
-    )
     samples: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
-    for case_id, run_id, seconds in db.session.execute(query):
+    for case_id, run_id, seconds in _timed_results(case_ids, started):
         samples[case_id].append((started[run_id], seconds))
     return samples
+
+
+def _timed_results(case_ids: list[int], started: dict[int, datetime]) -> list[tuple]:
+    """(case id, run id, seconds) of the cases' non-skipped results in the runs of
+    ``started``: read from the case-history index alone (no visit to the table),
+    between the smallest and largest run id, the runs then picked out here."""
+    if not case_ids or not started:
+        return []
+    query = select(Result.case_id, Result.run_id, Result.duration_s).where(
+        Result.case_id.in_(case_ids),
+        Result.run_id.between(min(started), max(started)),
+        Result.outcome != "skipped",
+    )
+    return [row for row in db.session.execute(query) if row[1] in started]
 
 
 def _period_counts(history_scope: Scope, periods: RegressionPeriods) -> Select:
@@ -424,15 +458,11 @@ def _histories_by_case(
 ) -> dict[int, list[tuple[int, datetime, float]]]:
     """Per case: (run id, run start, seconds) of each sample, oldest first."""
     started = _run_times(history_scope)
-    query = (
-        select(Result.case_id, Result.run_id, Result.duration_s)
-        .join(Run, Run.id == Result.run_id)
-        .where(*_sample_conditions(history_scope), Result.case_id.in_(case_ids))
-        .order_by(Run.started_at, Run.id)
-    )
     histories: dict[int, list[tuple[int, datetime, float]]] = defaultdict(list)
-    for case_id, run_id, seconds in db.session.execute(query):
+    for case_id, run_id, seconds in _timed_results(case_ids, started):
         histories[case_id].append((run_id, started[run_id], seconds))
+    for history in histories.values():
+        history.sort(key=lambda sample: (sample[1], sample[0]))
     return histories
 
 
@@ -448,3 +478,292 @@ def _seconds_by_file(run_id: int) -> dict[str, float]:
     for file, classname, seconds in db.session.execute(query):
         files[file or classname] += seconds or 0.0
     return dict(files)
+
+
+# --- From the rollups ------------------------------------------------------------
+#
+# ``case_week`` ranks and filters every case cheaply; ``case_day`` gives the
+# bucketed samples of the few candidates. They mix branches and jobs, so a scope
+# filtered by either reads the results.
+
+
+def _from_rollups(scope: Scope) -> bool:
+    return not scope.branch and not scope.job and rollups.scope_rolled_up(scope)
+
+
+def _ranked_by_mean(scope: Scope, limit: int) -> list[int]:
+    """The ``limit`` cases of the highest mean over the weeks covering the window,
+    every branch and job."""
+    first, last = rollups.covering_weeks(scope.since, scope.until)
+    mean = func.sum(CaseWeek.seconds) / func.sum(CaseWeek.timed)
+    ranked = (
+        select(CaseWeek.case_id)
+        .where(
+            CaseWeek.project_id == scope.project.id,
+            CaseWeek.week >= first,
+            CaseWeek.week <= last,
+        )
+        .group_by(CaseWeek.case_id)
+        .having(func.sum(CaseWeek.timed) > 0)
+        .order_by(mean.desc(), CaseWeek.case_id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(ranked))
+
+
+def _cases(ids: list[int]) -> list[Case]:
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Case).where(Case.id.in_(ids))))
+
+
+def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
+    ids = _ranked_by_mean(scope, limit * CANDIDATE_FACTOR)
+    if not ids:
+        return []
+    cases = _cases(ids)
+    samples = rollups.day_samples(scope, ids, [scope.since, scope.until])
+    ranked = []
+    for case_row in cases:
+        days = [one.buckets[0] for one in samples[case_row.id] if one.buckets[0]]
+        if not days:
+            continue
+        ordered = rollups.sorted_buckets("".join(days))
+        median_s = rollups.percentile_of_sorted(ordered, 50)
+        p95_s = rollups.percentile_of_sorted(ordered, 95)
+        ranked.append((-median_s, -p95_s, case_row.id, case_row, len(ordered), days))
+    ranked.sort(key=lambda item: item[:3])
+    # The daily medians of those shown only.
+    return [
+        SlowTest(
+            case_id=case_id,
+            file=case_row.file,
+            classname=case_row.classname,
+            name=case_row.name,
+            median_s=-median_s,
+            p95_s=-p95_s,
+            executions=executions,
+            trend=[rollups.percentile_of_buckets(day, 50) for day in days],
+        )
+        for median_s, p95_s, case_id, case_row, executions, days in ranked[:limit]
+    ]
+
+
+def _week_figures(history_scope: Scope, periods: RegressionPeriods):
+    """Per case, over the weeks covering each period: samples (at least the
+    period's), the longest recent sample and the shortest baseline one (bounds)."""
+    first, last = rollups.covering_weeks(periods.baseline_since, periods.until)
+    recent_first = rollups.covering_weeks(periods.recent_since, periods.until)[0]
+    baseline_last = rollups.covering_weeks(periods.baseline_since, periods.recent_since)[1]
+    recent, baseline = CaseWeek.week >= recent_first, CaseWeek.week <= baseline_last
+    return (
+        select(
+            CaseWeek.case_id,
+            func.coalesce(func.sum(case((recent, CaseWeek.timed))), 0).label("recent_n"),
+            func.coalesce(func.sum(case((baseline, CaseWeek.timed))), 0).label("baseline_n"),
+            func.max(case((recent, CaseWeek.max_s))).label("slowest_recent"),
+            func.min(case((baseline, CaseWeek.min_s))).label("fastest_baseline"),
+        )
+        .where(
+            CaseWeek.project_id == history_scope.project.id,
+            CaseWeek.week >= first,
+            CaseWeek.week <= last,
+        )
+        .group_by(CaseWeek.case_id)
+    )
+
+
+def _regression_candidates_from_rollups(
+    history_scope: Scope, periods: RegressionPeriods
+) -> list[Case]:
+    """``_regression_candidates`` narrowed in three steps, each keeping every case
+    whose exact medians might regress (``regressions`` then judges the survivors
+    on their exact durations):
+
+    1. over the weeks covering each period, as loose as ``_regression_candidates``
+       or looser;
+    2. the recent median read from bucketed samples (eight days), against a floor
+       under the baseline median from the covering weeks' mean and spread
+       (Cantelli's inequality: it holds for any distribution);
+    3. both medians read from bucketed samples.
+    """
+    project = history_scope.project
+    fastest = dict(db.session.execute(_loose(history_scope, periods)).all())
+    if not fastest:
+        return []
+    outside = _runs_outside_periods(history_scope, periods)[1]
+    floors = {
+        case_id: _baseline_floor(samples, seconds, squares, fastest[case_id], outside)
+        for case_id, samples, seconds, squares in _baseline_sums(history_scope, periods, fastest)
+    }
+    recent = rollups.day_samples(history_scope, list(floors), [periods.recent_since, periods.until])
+    thresholds = (project.regression_pct, project.regression_min_ms)
+    ids = []
+    for case_id, floor in floors.items():
+        buckets = "".join(one.buckets[0] for one in recent[case_id])
+        if len(buckets) < MIN_SAMPLES:
+            continue
+        if _may_regress(floor, rollups.percentile_of_buckets(buckets, 50), *thresholds):
+            ids.append(case_id)
+    if not ids:
+        return []
+    boundaries = [periods.baseline_since, periods.recent_since, periods.until]
+    samples = rollups.day_samples(history_scope, ids, boundaries)
+    kept = []
+    for case_id in ids:
+        baseline = "".join(one.buckets[0] for one in samples[case_id])
+        recent_buckets = "".join(one.buckets[1] for one in samples[case_id])
+        if len(baseline) < MIN_SAMPLES or len(recent_buckets) < MIN_SAMPLES:
+            continue
+        estimate = (
+            rollups.percentile_of_buckets(baseline, 50),
+            rollups.percentile_of_buckets(recent_buckets, 50),
+        )
+        if _may_regress(*estimate, *thresholds):
+            kept.append(case_id)
+    if not kept:
+        return []
+    return list(db.session.scalars(select(Case).where(Case.id.in_(kept))))
+
+
+def _loose(history_scope: Scope, periods: RegressionPeriods) -> Select:
+    """(case id, shortest baseline sample) of the cases ``_regression_candidates``
+    would keep, judged over the weeks covering each period and every branch and
+    job: as loose or looser, so no regression is missed."""
+    project = history_scope.project
+    figures = _week_figures(history_scope, periods).subquery()
+    growth = 1 + project.regression_pct / 100
+    return select(figures.c.case_id, figures.c.fastest_baseline).where(
+        figures.c.recent_n >= MIN_SAMPLES,
+        figures.c.baseline_n >= MIN_SAMPLES,
+        figures.c.slowest_recent >= figures.c.fastest_baseline * growth - EPSILON,
+        figures.c.slowest_recent
+        >= figures.c.fastest_baseline + project.regression_min_ms / 1000 - EPSILON,
+    )
+
+
+def _loose_candidates(history_scope: Scope, periods: RegressionPeriods) -> list[int]:
+    return [row[0] for row in db.session.execute(_loose(history_scope, periods))]
+
+
+def _baseline_sums(history_scope: Scope, periods: RegressionPeriods, case_ids) -> list[tuple]:
+    """(case id, samples, sum, sum of squares) over the weeks covering the baseline,
+    for a few cases: each (week, case) one seek of the key."""
+    first, last = rollups.covering_weeks(periods.baseline_since, periods.recent_since)
+    weeks = [first + timedelta(days=7 * n) for n in range((last - first).days // 7 + 1)]
+    rows = []
+    for chunk in rollups.chunks(list(case_ids)):
+        query = (
+            select(
+                CaseWeek.case_id,
+                func.sum(CaseWeek.timed),
+                func.sum(CaseWeek.seconds),
+                func.sum(CaseWeek.seconds_sq),
+            )
+            .where(
+                CaseWeek.project_id == history_scope.project.id,
+                CaseWeek.week.in_(weeks),
+                CaseWeek.case_id.in_(chunk),
+            )
+            .group_by(CaseWeek.case_id)
+        )
+        rows.extend(db.session.execute(query).all())
+    return rows
+
+
+def _baseline_floor(
+    samples: int, seconds: float, squares: float, fastest: float | None, outside: int
+) -> float:
+    """A value the baseline median cannot be under, from the weeks covering the
+    baseline: ``samples`` of them, their sum and sum of squares, the shortest, and
+    at most ``outside`` of them outside the period.
+
+    The median of the period's samples is at least their ``ceil(n / 2)``-th
+    smallest, so at least the ``j``-th smallest of the weeks' samples, with
+    ``j = ceil((samples - outside) / 2)``. By Cantelli's inequality a fraction
+    ``j / samples`` of any samples lies above ``mean - spread * sqrt(samples / j - 1)``.
+    """
+    floor = fastest if fastest is not None else 0.0
+    rank = math.ceil((samples - outside) / 2)
+    if rank < 1 or samples < 1:
+        return floor
+    mean = seconds / samples
+    variance = max(squares / samples - mean * mean, 0.0)
+    # Sums of squares lose digits: allow for it in the spread.
+    spread = math.sqrt(variance + abs(mean) * mean * 1e-9)
+    return max(floor, mean - spread * math.sqrt(samples / rank - 1))
+
+
+# Bucketed medians are within 0.25% of the exact ones; a case is dropped only
+# when its estimates miss the threshold by more than twice that.
+MEDIAN_MARGIN = 0.006
+
+
+def _may_regress(baseline_s: float, recent_s: float, pct: float, min_ms: float) -> bool:
+    """``is_regression`` for estimated medians, erring towards yes."""
+    if baseline_s <= 0:
+        # The exact baseline median is 0 too (bucket 0 holds only durations under
+        # a microsecond): no regression, unless it holds some above 0.
+        return baseline_s < 0 or recent_s > 0
+    return recent_s >= slow_threshold(baseline_s, pct, min_ms) * (1 - MEDIAN_MARGIN)
+
+
+def _comparable_from_rollups(history_scope: Scope, periods: RegressionPeriods) -> int:
+    """Cases with at least ``MIN_SAMPLES`` samples in each period: decided from the
+    covering weeks' counts (a week's samples outside a period are at most its runs
+    there), and counted exactly from the day samples where that leaves a doubt."""
+    outside_recent, outside_baseline = _runs_outside_periods(history_scope, periods)
+    figures = _week_figures(history_scope, periods).subquery()
+    rows = db.session.execute(
+        select(figures.c.case_id, figures.c.recent_n, figures.c.baseline_n).where(
+            figures.c.recent_n >= MIN_SAMPLES, figures.c.baseline_n >= MIN_SAMPLES
+        )
+    ).all()
+    certain, doubtful = 0, []
+    for case_id, recent_n, baseline_n in rows:
+        if (
+            recent_n - outside_recent >= MIN_SAMPLES
+            and baseline_n - outside_baseline >= MIN_SAMPLES
+        ):
+            certain += 1
+        else:
+            doubtful.append(case_id)
+    if doubtful:
+        boundaries = [periods.baseline_since, periods.recent_since, periods.until]
+        samples = rollups.day_samples(history_scope, doubtful, boundaries)
+        for case_id in doubtful:
+            baseline = sum(len(one.buckets[0]) for one in samples[case_id])
+            recent = sum(len(one.buckets[1]) for one in samples[case_id])
+            certain += min(baseline, recent) >= MIN_SAMPLES
+    return certain
+
+
+def _runs_outside_periods(history_scope: Scope, periods: RegressionPeriods) -> tuple[int, int]:
+    """Runs with results in the weeks covering each period but outside it: a
+    bound on any case's samples there (recent, baseline)."""
+    first, last = rollups.covering_weeks(periods.baseline_since, periods.until)
+    start = rollups.day_start(first)
+    end = rollups.day_start(last + timedelta(days=7))
+    recent_cover_start = rollups.day_start(
+        rollups.covering_weeks(periods.recent_since, periods.until)[0]
+    )
+    baseline_cover_end = rollups.day_start(
+        rollups.covering_weeks(periods.baseline_since, periods.recent_since)[1] + timedelta(days=7)
+    )
+
+    def between(low: datetime, high: datetime):
+        return func.count().filter(Run.started_at >= low, Run.started_at < high)
+
+    outside_recent, outside_baseline = db.session.execute(
+        select(
+            between(recent_cover_start, periods.recent_since) + between(periods.until, end),
+            between(start, periods.baseline_since)
+            + between(periods.recent_since, baseline_cover_end),
+        ).where(
+            Run.project_id == history_scope.project.id,
+            Run.tests > 0,
+            Run.started_at >= start,
+            Run.started_at < end,
+        )
+    ).one()
+    return outside_recent, outside_baseline

@@ -44,9 +44,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
+from dashboard.analytics import rollups
 from dashboard.analytics.scope import (
     FAILED_OUTCOMES,
     Scope,
@@ -54,7 +55,7 @@ from dashboard.analytics.scope import (
     not_infrastructure_failure,
 )
 from dashboard.extensions import db
-from dashboard.models import Case, Project, Quarantine, Result, Run
+from dashboard.models import SUSPECT_CONDITION, Case, Project, Quarantine, Result, Run
 from dashboard.quarantine import active_condition
 
 REPORT_STATUSES = ("flaky", "failing", "quarantined")
@@ -459,16 +460,24 @@ def _why(
 def flaky_report(scope: Scope, *, status: str | None = None) -> list[CaseFlakiness]:
     """Every case that is flaky, failing or quarantined in the scope, costliest first.
 
-    At most two queries whatever the number of cases: the candidates (a failure or
-    a retry flake in a non-infrastructure run of the scope, or an active
-    quarantine), then all their executions in the scope."""
+    The candidates are the cases with a failure or a retry flake in a
+    non-infrastructure run of the scope, or an active quarantine; one query loads
+    them. When the scope's runs are not all rolled up, a second one reads all
+    their executions in the scope. When they are, a candidate that ran in every
+    run of the scope is judged from its suspect results alone (``_figures``),
+    any other from its executions: a handful of queries more, whatever the
+    number of cases, and no row of an ordinary pass is read."""
     if status is not None and status not in REPORT_STATUSES:
         raise ValueError(f"status must be one of {', '.join(REPORT_STATUSES)}; got {status!r}")
-    cases = _load_cases(scope, Case.id.in_(_candidate_ids(scope)))
+    cases, rolled_up = _load_cases_checked(scope, Case.id.in_(_candidate_ids(scope)))
     if not cases:
         return []
-    executions = _load_executions(scope, _case_ids_condition(scope, [c.id for c, _ in cases]))
-    rows = [assess(case, executions.get(case.id, []), scope, q) for case, q in cases]
+    if rolled_up:
+        rows = _report_from_rollups(scope, cases)
+    else:
+        ids = [c.id for c, _ in cases]
+        executions = _load_executions(scope, _case_ids_condition(scope, ids))
+        rows = [assess(case, executions.get(case.id, []), scope, q) for case, q in cases]
     rows = [r for r in rows if r.status in REPORT_STATUSES]
     if status:
         rows = [r for r in rows if r.status == status]
@@ -482,13 +491,353 @@ class UnknownCaseError(LookupError):
 
 
 def case_flakiness(scope: Scope, case_id: int) -> CaseFlakiness:
-    """The same figures for one case, whatever its status (two queries)."""
-    cases = _load_cases(scope, Case.id == case_id)
+    """The same figures for one case, whatever its status (two queries when the
+    scope is not rolled up, a few more when it is)."""
+    cases, rolled_up = _load_cases_checked(scope, Case.id == case_id)
     if not cases:
         raise UnknownCaseError(f"project {scope.project.slug!r} has no case {case_id}")
     case, quarantine = cases[0]
+    if rolled_up and rollups.present_everywhere(scope, [case_id]):
+        context = _RunsContext(scope, rollups.scope_runs(scope))
+        suspects = _load_suspects(context, [case_id]).get(case_id, _Suspects())
+        infra = _infrastructure_failures(context, [case_id]).get(case_id, 0)
+        figures = _figures(context, suspects, scope.project)
+        return _assess_present(case, figures, context, infra, scope, quarantine)
     executions = _load_executions(scope, Result.case_id == case_id)
     return assess(case, executions.get(case_id, []), scope, quarantine)
+
+
+# --- the same rules, read from suspect results -----------------------------------------
+#
+# A case with a non-skipped result in every run of the scope (most cases of a
+# stable suite) needs no other row than its suspect ones: every run is one of its
+# executions, and a run is a failure of it exactly when a suspect result says so.
+# Its flips, same-commit pairs and failing streaks follow from the positions of
+# its failures among the runs, which the scope's runs (one small query) give.
+# ``_assess_present`` returns what ``assess`` returns for the same executions;
+# ``tests/dashboard/analytics/test_rollup_paths.py`` holds the two side by side.
+
+
+@dataclass(slots=True)
+class _Suspects:
+    """A case's suspect results in the scope's ordinary (non-infrastructure) runs."""
+
+    fails: dict[int, str] = field(default_factory=dict)  # run id -> failed | error
+    retries: dict[int, tuple[str, int, float]] = field(default_factory=dict)  # -> outcome,
+    # attempts, seconds
+
+
+class _RunsContext:
+    """The scope's runs with results, as every present case shares them."""
+
+    def __init__(self, scope: Scope, runs: list[rollups.ScopeRun]) -> None:
+        project = scope.project
+        self.runs = [run for run in runs if run.tests > 0]
+        self.by_id = {run.id: run for run in self.runs}
+        self.order = {run.id: index for index, run in enumerate(self.runs)}
+        self.ordinary = [run for run in self.runs if not run.infrastructure]
+        self.infrastructure_ids = [run.id for run in self.runs if run.infrastructure]
+        self.series: dict[tuple[str | None, str], list[rollups.ScopeRun]] = defaultdict(list)
+        self.position: dict[int, int] = {}
+        commits: dict[tuple[str, str], list[rollups.ScopeRun]] = defaultdict(list)
+        for run in self.ordinary:
+            series = self.series[(run.branch, run.job)]
+            self.position[run.id] = len(series)
+            series.append(run)
+            if run.commit:
+                commits[(run.job, run.commit)].append(run)
+        # Only a commit run more than once can be failed and passed on.
+        self.commits = {key: group for key, group in commits.items() if len(group) > 1}
+        self.commit_rank = {key: rank for rank, key in enumerate(self.commits)}
+        self.last_on_default: dict[str, list[int]] = {}
+        for (branch, job), series_runs in self.series.items():
+            if branch == project.default_branch:
+                self.last_on_default[job] = [run.id for run in series_runs[-FAILING_STREAK:]]
+
+    def execution(self, run_id: int, suspects: _Suspects) -> Execution:
+        run = self.by_id[run_id]
+        outcome, attempts, seconds = suspects.retries.get(run_id, ("passed", 1, 0.0))
+        return Execution(
+            run_id=run.id,
+            started_at=run.started_at,
+            branch=run.branch,
+            job=run.job,
+            commit=run.commit,
+            outcome=suspects.fails.get(run_id, outcome),
+            retry_flake=run_id in suspects.retries,
+            attempts=attempts,
+            duration_s=seconds,
+            wall_seconds=run.wall_seconds,
+            infrastructure=run.infrastructure,
+        )
+
+
+@dataclass(slots=True)
+class _Figures:
+    """What the rules find in one present case's suspect results."""
+
+    suspects: _Suspects
+    retries: list[int]  # run ids, in time order
+    pairs: list[list[rollups.ScopeRun]]
+    series: list[Series]  # every series of the scope, executions left empty
+    flagged: list[tuple[Series, list[rollups.ScopeRun]]]  # with their flipped runs
+    failing: tuple[str, str] | None
+
+    @property
+    def flaky(self) -> bool:
+        return bool(self.retries or self.pairs or self.flagged)
+
+    @property
+    def reportable(self) -> bool:
+        return self.flaky or self.failing is not None
+
+
+def _figures(context: _RunsContext, suspects: _Suspects, project: Project) -> _Figures:
+    fails = suspects.fails
+    retries = sorted(suspects.retries, key=context.order.__getitem__)
+    keys = {(context.by_id[r].job, context.by_id[r].commit) for r in fails}
+    pairs = [
+        context.commits[key]
+        for key in sorted(keys & context.commits.keys(), key=context.commit_rank.__getitem__)
+        if any(run.id not in fails for run in context.commits[key])
+    ]
+    positions: dict[tuple[str | None, str], list[int]] = defaultdict(list)
+    for run_id in fails:
+        run = context.by_id[run_id]
+        positions[(run.branch, run.job)].append(context.position[run_id])
+    series, flagged = [], []
+    for (branch, job), runs in context.series.items():
+        flips = _flipped_positions(sorted(positions.get((branch, job), ())), len(runs))
+        rate = len(flips) / (len(runs) - 1) if len(runs) > 1 else None
+        enough = len(runs) >= project.min_executions
+        is_flagged = enough and bool(rate) and rate >= project.flip_rate_threshold
+        one = Series(branch, job, [], rate if enough else None, is_flagged)
+        series.append(one)
+        if is_flagged:
+            flagged.append((one, [runs[p] for p in flips]))
+    failing = None
+    if not (retries or pairs or flagged):
+        for job, last in sorted(context.last_on_default.items()):
+            if len(last) == FAILING_STREAK and all(run_id in fails for run_id in last):
+                failing = (project.default_branch, job)
+                break
+    return _Figures(suspects, retries, pairs, series, flagged, failing)
+
+
+_NOTHING = _Figures(_Suspects(), [], [], [], [], None)
+
+
+def _may_report(context: _RunsContext, suspects: _Suspects | None, project: Project) -> bool:
+    """A cheap test that lets most candidates go (a single failure, say): ``False``
+    only when ``_figures`` would find nothing to report."""
+    if suspects is None:
+        return False
+    if suspects.retries:
+        return True
+    per_series: dict[tuple[str | None, str], int] = defaultdict(int)
+    for run_id in suspects.fails:
+        run = context.by_id[run_id]
+        if (run.job, run.commit) in context.commits:
+            return True  # perhaps a same-commit pair
+        per_series[(run.branch, run.job)] += 1
+    for key, fails in per_series.items():
+        size = len(context.series[key])
+        # Each failure flips at most twice.
+        enough = size >= project.min_executions and size > 1
+        if enough and 2 * fails / (size - 1) >= project.flip_rate_threshold:
+            return True
+        if key[0] == project.default_branch and fails >= FAILING_STREAK:
+            return True
+    return False
+
+
+def _flipped_positions(fail_positions: list[int], size: int) -> list[int]:
+    """Positions whose outcome differs from the one before, given the (sorted)
+    positions of the failures among ``size`` executions."""
+    flipped = []
+    for index, position in enumerate(fail_positions):
+        starts = index == 0 or fail_positions[index - 1] != position - 1
+        ends = index == len(fail_positions) - 1 or fail_positions[index + 1] != position + 1
+        if starts and position > 0:
+            flipped.append(position)
+        if ends and position < size - 1:
+            flipped.append(position + 1)
+    return flipped
+
+
+def _assess_present(
+    case: CaseRow,
+    figures: _Figures,
+    context: _RunsContext,
+    infrastructure_failures: int,
+    scope: Scope,
+    quarantine: QuarantineInfo | None,
+) -> CaseFlakiness:
+    """``assess`` for a case present in every run of the scope, from its figures.
+
+    Only the evidence that can make the newest ``EVIDENCE_LIMIT`` is built: a
+    flaky test may have hundreds of retries."""
+    suspects = figures.suspects
+    order = context.order.__getitem__
+    pairs = [[context.execution(run.id, suspects) for run in group] for group in figures.pairs]
+    flagged = [one for one, _ in figures.flagged]
+    flaky = figures.flaky
+    chosen = set(figures.retries)
+    for group in figures.pairs:
+        chosen.update(run.id for run in group if run.id in suspects.fails)
+    for one, _ in figures.flagged:
+        chosen.update(
+            run.id for run in context.series[(one.branch, one.job)] if run.id in suspects.fails
+        )
+    flaky_runs = sorted(chosen, key=order)
+    disrupted = sorted(suspects.fails, key=order) if flaky else []
+    executions = len(context.runs)
+    low, high = wilson_interval(len(flaky_runs), executions)
+    rates = [one.rate for one in figures.series if one.rate is not None]
+    # Summed in the order of ``_seconds_lost``, so that the floats come out the same.
+    retried = sum(_retried(suspects.retries[run_id]) for run_id in figures.retries) if flaky else 0
+    lost = sum(context.by_id[run_id].wall_seconds for run_id in disrupted) + retried
+    newest = figures.retries[-EVIDENCE_LIMIT:]
+    evidence = [retry_evidence(context.execution(run_id, suspects)) for run_id in newest]
+    evidence += [same_commit_evidence(group) for group in pairs[-EVIDENCE_LIMIT:]]
+    evidence += [
+        _flip_evidence(one, flipped, context, suspects) for one, flipped in figures.flagged
+    ]
+    evidence.sort(key=lambda ev: (ev.started_at, ev.run_id), reverse=True)
+    evidence_status = _evidence_status(flaky, figures.failing, case, scope)
+    result = CaseFlakiness(
+        case_id=case.id,
+        file=case.file,
+        classname=case.classname,
+        name=case.name,
+        status="quarantined" if quarantine else evidence_status,
+        executions=executions,
+        failures=len(suspects.fails) + infrastructure_failures,
+        flaky_executions=len(flaky_runs),
+        flake_rate=len(flaky_runs) / executions if executions else 0.0,
+        flake_rate_low=low,
+        flake_rate_high=high,
+        flip_rate=max(rates) if rates else None,
+        retry_flakes=len(figures.retries),
+        same_commit_flakes=len(pairs),
+        runs_disrupted=len(disrupted),
+        ci_seconds_lost=lost,
+        last_flake_run_id=flaky_runs[-1] if flaky_runs else None,
+        evidence=evidence[:EVIDENCE_LIMIT],
+        quarantine=quarantine,
+        evidence_status=evidence_status,
+    )
+    # The sentence counts the retries; their run ids stand in for them.
+    result.why = _why(result, figures.retries, pairs, flagged, figures.failing)
+    return result
+
+
+def _retried(retry: tuple[str, int, float]) -> float:
+    """``retried_seconds`` of a suspect retry flake."""
+    _, attempts, seconds = retry
+    attempts = max(attempts, 1)
+    return seconds * (attempts - 1) / attempts
+
+
+def _flip_evidence(
+    series: Series, flipped: list[rollups.ScopeRun], context: _RunsContext, suspects: _Suspects
+) -> Evidence:
+    """``flip_evidence`` from the flipped runs alone."""
+    size = len(context.series[(series.branch, series.job)])
+    detail = (
+        f"flip rate {series.rate:.2f}: {len(flipped)} flip(s) over {size} executions "
+        f"on {series.branch or 'no branch'}/{series.job}"
+    )
+    latest = context.execution(flipped[-1].id, suspects)
+    return Evidence(
+        kind="flip",
+        run_ids=[run.id for run in flipped],
+        commit=None,
+        branch=latest.branch,
+        job=latest.job,
+        started_at=latest.started_at,
+        detail=detail,
+    )
+
+
+def _report_from_rollups(
+    scope: Scope, cases: list[tuple[CaseRow, QuarantineInfo | None]]
+) -> list[CaseFlakiness]:
+    context = _RunsContext(scope, rollups.scope_runs(scope))
+    present = rollups.present_everywhere(scope, [case.id for case, _ in cases])
+    suspects = _load_suspects(context)
+    figures = {
+        case.id: _figures(context, suspects.get(case.id, _Suspects()), scope.project)
+        for case, quarantine in cases
+        if case.id in present
+        and (quarantine or _may_report(context, suspects.get(case.id), scope.project))
+    }
+    reported = [
+        (case, quarantine)
+        for case, quarantine in cases
+        if case.id not in present or quarantine or figures.get(case.id, _NOTHING).reportable
+    ]
+    infrastructure = _infrastructure_failures(
+        context, [case.id for case, _ in reported if case.id in present]
+    )
+    absent = [case.id for case, _ in reported if case.id not in present]
+    executions = _load_executions(scope, Result.case_id.in_(absent)) if absent else {}
+    rows = []
+    for case, quarantine in reported:
+        if case.id in present:
+            infra = infrastructure.get(case.id, 0)
+            rows.append(_assess_present(case, figures[case.id], context, infra, scope, quarantine))
+        else:
+            rows.append(assess(case, executions.get(case.id, []), scope, quarantine))
+    return rows
+
+
+def _load_suspects(context: _RunsContext, case_ids: list[int] | None = None) -> dict:
+    """Per case, its failures and retry flakes in the scope's ordinary runs (the
+    covering partial index answers alone)."""
+    found: dict[int, _Suspects] = defaultdict(_Suspects)
+    for chunk in rollups.chunks([run.id for run in context.ordinary]):
+        query = select(
+            Result.case_id, Result.run_id, Result.outcome, Result.retry_flake, Result.attempts,
+            Result.duration_s,
+        ).where(Result.run_id.in_(chunk), _suspect_condition())  # fmt: skip
+        if case_ids is not None:
+            query = query.where(Result.case_id.in_(case_ids))
+        for case_id, run_id, outcome, retry_flake, attempts, seconds in rollups.raw_iter(query):
+            suspects = found[case_id]
+            if outcome == "failed" or outcome == "error":
+                suspects.fails[run_id] = outcome
+            if retry_flake:
+                suspects.retries[run_id] = (outcome, attempts or 1, seconds or 0.0)
+    return found
+
+
+def _infrastructure_failures(context: _RunsContext, case_ids: list[int]) -> dict[int, int]:
+    """Failures of these cases in the scope's infrastructure-failure runs."""
+    if not case_ids or not context.infrastructure_ids:
+        return {}
+    counts: dict[int, int] = defaultdict(int)
+    for chunk in rollups.chunks(case_ids):
+        # Each (case, run) one seek of the case-history index.
+        query = (
+            select(Result.case_id, func.count())
+            .where(
+                Result.case_id.in_(chunk),
+                Result.run_id.in_(context.infrastructure_ids),
+                Result.outcome.in_(FAILED_OUTCOMES),
+            )
+            .group_by(Result.case_id)
+        )
+        for case_id, count in db.session.execute(query):
+            counts[case_id] += count
+    return counts
+
+
+def _suspect_condition() -> ColumnElement[bool]:
+    """The partial index's own condition, word for word: SQLite uses a partial index
+    only when the query repeats its condition, and SQLAlchemy would spell the
+    boolean test ``IS 1`` where the index says ``IS TRUE``."""
+    return text(f"({SUSPECT_CONDITION})")
 
 
 # --- SQL -------------------------------------------------------------------------------
@@ -502,7 +851,7 @@ def _suspect_case_ids(scope: Scope) -> Select:
         .where(
             *scope.run_conditions(),
             not_infrastructure_failure(),
-            or_(Result.outcome.in_(FAILED_OUTCOMES), Result.retry_flake.is_(True)),
+            _suspect_condition(),
         )
     )
 
@@ -525,6 +874,20 @@ def _case_ids_condition(scope: Scope, case_ids: list[int]) -> ColumnElement[bool
 
 def _load_cases(scope: Scope, condition) -> list[tuple[CaseRow, QuarantineInfo | None]]:
     """The cases matching ``condition``, each with its active quarantine (latest wins)."""
+    return _load_cases_checked(scope, condition)[0]
+
+
+def _load_cases_checked(
+    scope: Scope, condition
+) -> tuple[list[tuple[CaseRow, QuarantineInfo | None]], bool]:
+    """``_load_cases``, and in the same query whether every run of the scope is rolled
+    up (``False`` when no case matches: then nothing is left to read anyway)."""
+    unrolled = (
+        select(func.count())
+        .select_from(Run)
+        .where(*scope.run_conditions(), ~rollups.rolled_up())
+        .scalar_subquery()
+    )
     query = (
         select(
             Case.id,
@@ -537,6 +900,7 @@ def _load_cases(scope: Scope, condition) -> list[tuple[CaseRow, QuarantineInfo |
             Quarantine.created_by,
             Quarantine.created_at,
             Quarantine.expires_at,
+            unrolled,
         )
         .outerjoin(
             Quarantine,
@@ -548,11 +912,13 @@ def _load_cases(scope: Scope, condition) -> list[tuple[CaseRow, QuarantineInfo |
         .order_by(Case.id, Quarantine.created_at, Quarantine.id)
     )
     cases: dict[int, tuple[CaseRow, QuarantineInfo | None]] = {}
+    rolled_up = False
     for row in db.session.execute(query):
         case = CaseRow(row[0], row[1], row[2], row[3], row[4])
-        quarantine = QuarantineInfo(*row[5:]) if row[5] is not None else None
+        quarantine = QuarantineInfo(*row[5:10]) if row[5] is not None else None
         cases[case.id] = (case, quarantine)
-    return list(cases.values())
+        rolled_up = row[10] == 0
+    return list(cases.values()), rolled_up
 
 
 def _load_executions(scope: Scope, condition) -> dict[int, list[Execution]]:
