@@ -244,3 +244,15 @@ def test_a_second_report_for_the_same_run_merges_rather_than_duplicates(db_sessi
     )
     merged = results_by_name(db_session, run)["test_x"]
     assert (merged.outcome, merged.retry_flake, merged.attempts) == ("passed", True, 2)
+
+
+@pytest.mark.parametrize(("cases", "analyzed"), [(10, False), (store.ANALYZE_STAGING_FROM, True)])
+def test_only_large_stagings_are_analyzed_on_postgresql(db_session, count_queries, cases, analyzed):
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("ANALYZE of the staging table is PostgreSQL's (SQLite plans without it)")
+    run = make_run(db_session, ProjectFactory())
+    parsed = [ParsedCase(f"test_{n}", "pkg.mod", "pkg/mod.py") for n in range(cases)]
+    with count_queries.watching() as queries:
+        store.store_test_report(db_session, run, report(*parsed))
+    assert any("ANALYZE ingest_staging" in q for q in queries.statements) is analyzed
+    assert db_session.scalar(select(func.count()).where(Result.run_id == run.id)) == cases
