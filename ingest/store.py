@@ -256,6 +256,10 @@ def upsert_cases(session: Session, project_id: int, seen_at: datetime) -> None:
     of the same new cases in the meantime does the unique index object, and the
     insert is redone the safe way.
     """
+    # Before the insert: the check then reads only the cases known before this
+    # upload (none at all on a project's first one), and the new ones are
+    # inserted with the right first sighting anyway.
+    backdate_first_sightings(session, project_id, seen_at)
     cases = Case.__table__
     known = select(cases.c.id).where(
         cases.c.project_id == project_id, cases.c.identity == STAGING.c.identity
@@ -269,7 +273,8 @@ def upsert_cases(session: Session, project_id: int, seen_at: datetime) -> None:
             CASE_COLUMNS, _staged_cases(project_id, seen_at)
         )
         session.execute(statement.on_conflict_do_nothing(index_elements=["project_id", "identity"]))
-    backdate_first_sightings(session, project_id, seen_at)
+        # The concurrent upload may have seen them later than this one.
+        backdate_first_sightings(session, project_id, seen_at)
 
 
 def backdate_first_sightings(session: Session, project_id: int, seen_at: datetime) -> None:

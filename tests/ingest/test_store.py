@@ -235,6 +235,35 @@ def test_a_race_on_new_cases_falls_back_to_the_safe_insert(db_session, monkeypat
     assert len(results_by_name(db_session, run)) == 2
 
 
+def test_a_case_a_concurrent_upload_saw_later_keeps_our_earlier_sighting(db_session, monkeypatch):
+    """The race's other side: the winner's run started after ours, so the case it
+    added must be backdated to our run, as if we had inserted it."""
+    from contextlib import contextmanager
+
+    from sqlalchemy.exc import IntegrityError
+
+    project = ProjectFactory()
+    run = make_run(db_session, project)
+
+    @contextmanager
+    def lost_race():
+        CaseFactory(
+            project=project,
+            file="a.py",
+            classname="a",
+            name="test_x",
+            first_seen_at=BASE_TIME + timedelta(hours=1),
+        )
+        raise IntegrityError("INSERT INTO case ...", {}, Exception("duplicate key"))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(db_session, "begin_nested", lost_race)
+    store.store_test_report(db_session, run, report(ParsedCase("test_x", "a", "a.py")))
+    case = db_session.scalars(select(Case).where(Case.name == "test_x")).one()
+    db_session.refresh(case)
+    assert case.first_seen_at == BASE_TIME
+
+
 def test_a_second_report_for_the_same_run_merges_rather_than_duplicates(db_session):
     project = ProjectFactory()
     run = make_run(db_session, project)
