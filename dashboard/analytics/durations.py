@@ -37,9 +37,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -70,7 +71,14 @@ class SlowTest:
     median_s: float
     p95_s: float
     executions: int
-    trend: list[float]  # median of each day with samples, oldest first
+    # The daily medians, worked out only when asked: the page draws them for the
+    # rows it shows, the API never does.
+    daily_medians: Callable[[], list[float]] = field(repr=False, compare=False)
+
+    @property
+    def trend(self) -> list[float]:
+        """The median of each day with samples, oldest first."""
+        return self.daily_medians()
 
     @property
     def display_name(self) -> str:
@@ -323,7 +331,7 @@ def _slow_test(case_row: Case, samples: list[tuple[datetime, float]]) -> SlowTes
         median_s=median(durations),
         p95_s=percentile(durations, 95),
         executions=len(durations),
-        trend=_daily_medians(samples),
+        daily_medians=partial(_daily_medians, samples),
     )
 
 
@@ -543,10 +551,14 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
             median_s=-median_s,
             p95_s=-p95_s,
             executions=executions,
-            trend=[rollups.percentile_of_buckets(day, 50) for day in days],
+            daily_medians=partial(_bucket_medians, days),
         )
         for median_s, p95_s, case_id, case_row, executions, days in ranked[:limit]
     ]
+
+
+def _bucket_medians(days: list[str]) -> list[float]:
+    return [rollups.percentile_of_buckets(day, 50) for day in days]
 
 
 def _week_figures(history_scope: Scope, periods: RegressionPeriods):

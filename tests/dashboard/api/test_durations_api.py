@@ -119,6 +119,25 @@ def test_shape_and_values(client, db_session, document, project):
     assert before[0].id not in [p["run_id"] for p in body["wall_time"]]  # no time reported
 
 
+def test_the_api_never_works_out_daily_medians(client, db_session, project, monkeypatch):
+    """Only the page draws the daily trend; the API leaves it out, so pays nothing for it."""
+    from dashboard.analytics import durations
+
+    def not_wanted(*_args):
+        raise AssertionError("daily medians worked out for the API")
+
+    monkeypatch.setattr(durations, "_daily_medians", not_wanted)
+    monkeypatch.setattr(durations, "_bucket_medians", not_wanted)
+    slow = CaseFactory(project=project)
+    for i in range(3):
+        run_at(project, days_ago(3 - i), {slow: 1.0})
+    db_session.commit()
+
+    body = client.get("/api/v1/projects/web/durations").get_json()
+
+    assert [test["case_id"] for test in body["slowest"]] == [slow.id]
+
+
 def test_an_empty_project(client, db_session, document, project):
     db_session.commit()
     body = client.get("/api/v1/projects/web/durations").get_json()
