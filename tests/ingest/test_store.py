@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from dashboard.models import Case, CoverageFile, CoverageReport, Result, Run
 from ingest import store
+from ingest.fingerprint import failure_fingerprint
 from ingest.records import ParsedCase, ParsedCoverage, ParsedCoverageFile, ParsedTestReport
 from tests.factories import BASE_TIME, CaseFactory, ProjectFactory, RunFactory
 
@@ -67,6 +68,68 @@ def test_a_report_stores_cases_results_and_totals(db_session):
     assert stored["test_bad"].fingerprint is not None
     assert stored["test_ok"].fingerprint is None
     assert stored["test_retry"].attempts == 3
+
+
+def test_failure_details_land_on_their_own_case_whatever_its_outcome(db_session):
+    """Details are staged apart from the cases (most have none): each must come
+    back on its own case, and every failure gets a fingerprint, even a bare one."""
+    run = make_run(db_session, ProjectFactory())
+    store.store_test_report(
+        db_session,
+        run,
+        report(
+            ParsedCase("test_pass", "m", "m.py"),
+            ParsedCase("test_bare_failure", "m", "m.py", outcome="failed"),
+            ParsedCase(
+                "test_error", "m", "m.py", outcome="error",
+                failure_type="OSError", message="disk full", trace="Traceback: disk",
+            ),
+            ParsedCase(
+                "test_skip", "m", "m.py", outcome="skipped",
+                message="needs redis", trace="conftest.py:12",
+            ),
+            ParsedCase(
+                "test_flake", "m", "m.py", attempts=2, retry_flake=True,
+                failure_type="AssertionError", message="timing",
+            ),
+            ParsedCase("test_last", "m", "m.py"),
+        ),
+    )  # fmt: skip
+    stored = results_by_name(db_session, run)
+    details = {
+        name: (r.outcome, r.failure_type, r.message, r.trace, r.fingerprint, r.retry_flake)
+        for name, r in stored.items()
+    }
+    assert details == {
+        "test_pass": ("passed", None, None, None, None, False),
+        "test_bare_failure": (
+            "failed", None, None, None, failure_fingerprint(None, None), False,
+        ),
+        "test_error": (
+            "error", "OSError", "disk full", "Traceback: disk",
+            failure_fingerprint("OSError", "disk full"), False,
+        ),
+        "test_skip": ("skipped", None, "needs redis", "conftest.py:12", None, False),
+        "test_flake": ("passed", "AssertionError", "timing", None, None, True),
+        "test_last": ("passed", None, None, None, None, False),
+    }  # fmt: skip
+
+
+def test_a_later_shards_failure_details_reach_the_merged_result(db_session):
+    run = make_run(db_session, ProjectFactory())
+    store.store_test_report(db_session, run, report(ParsedCase("test_x", "a", "a.py")))
+    store.store_test_report(
+        db_session,
+        run,
+        report(
+            ParsedCase("test_y", "a", "a.py"),
+            ParsedCase("test_x", "a", "a.py", outcome="failed", message="boom", trace="t"),
+        ),
+    )
+    merged = results_by_name(db_session, run)
+    assert (merged["test_x"].message, merged["test_x"].trace) == ("boom", "t")
+    assert merged["test_x"].fingerprint == failure_fingerprint(None, "boom")
+    assert merged["test_y"].message is None
 
 
 def test_known_cases_are_reused_and_keep_their_first_sighting(db_session):
