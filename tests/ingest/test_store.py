@@ -271,6 +271,11 @@ def test_coverage_shards_merge_per_file(db_session):
     assert (report_row.branches_valid, report_row.branches_covered) == (4, 2)
 
 
+def skip_unless_postgresql(db_session) -> None:
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite inserts new cases the safe way at once (its writers hold the lock)")
+
+
 def test_a_race_on_new_cases_falls_back_to_the_safe_insert(db_session, monkeypatch):
     """If a concurrent upload adds the same new cases first, the unique index
     objects to the fast insert; the upload still stores every case exactly once."""
@@ -278,6 +283,7 @@ def test_a_race_on_new_cases_falls_back_to_the_safe_insert(db_session, monkeypat
 
     from sqlalchemy.exc import IntegrityError
 
+    skip_unless_postgresql(db_session)
     project = ProjectFactory()
     run = make_run(db_session, project)
     CaseFactory(project=project, file="a.py", classname="a", name="test_x")
@@ -305,6 +311,7 @@ def test_a_case_a_concurrent_upload_saw_later_keeps_our_earlier_sighting(db_sess
 
     from sqlalchemy.exc import IntegrityError
 
+    skip_unless_postgresql(db_session)
     project = ProjectFactory()
     run = make_run(db_session, project)
 
@@ -325,6 +332,29 @@ def test_a_case_a_concurrent_upload_saw_later_keeps_our_earlier_sighting(db_sess
     case = db_session.scalars(select(Case).where(Case.name == "test_x")).one()
     db_session.refresh(case)
     assert case.first_seen_at == BASE_TIME
+
+
+def test_sqlite_adds_new_cases_in_one_statement_that_skips_known_ones(db_session, count_queries):
+    """SQLite checks the unique index on every insert anyway: no anti-join first."""
+    if db_session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL inserts by an anti-join first (ON CONFLICT costs it more)")
+    project = ProjectFactory()
+    known = CaseFactory(project=project, file="a.py", classname="a", name="test_x")
+    run = make_run(db_session, project)
+    with count_queries.watching() as queries:
+        store.store_test_report(
+            db_session,
+            run,
+            report(ParsedCase("test_x", "a", "a.py"), ParsedCase("test_y", "a", "a.py")),
+        )
+    inserts = [q for q in queries.statements if q.startswith('INSERT INTO "case"')]
+    assert len(inserts) == 1
+    assert "ON CONFLICT" in inserts[0]
+    assert "EXISTS" not in inserts[0]
+    cases = dict(db_session.execute(select(Case.name, Case.id)).all())
+    assert cases.keys() == {"test_x", "test_y"}
+    assert cases["test_x"] == known.id
+    assert len(results_by_name(db_session, run)) == 2
 
 
 def test_a_second_report_for_the_same_run_merges_rather_than_duplicates(db_session):
