@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from dashboard.models import Case, CoverageFile, CoverageReport, Result, Run
 from ingest import store
+from ingest.fingerprint import failure_fingerprint
 from ingest.records import ParsedCase, ParsedCoverage, ParsedCoverageFile, ParsedTestReport
 from tests.factories import BASE_TIME, CaseFactory, ProjectFactory, RunFactory
 
@@ -67,6 +68,68 @@ def test_a_report_stores_cases_results_and_totals(db_session):
     assert stored["test_bad"].fingerprint is not None
     assert stored["test_ok"].fingerprint is None
     assert stored["test_retry"].attempts == 3
+
+
+def test_failure_details_land_on_their_own_case_whatever_its_outcome(db_session):
+    """Details are staged apart from the cases (most have none): each must come
+    back on its own case, and every failure gets a fingerprint, even a bare one."""
+    run = make_run(db_session, ProjectFactory())
+    store.store_test_report(
+        db_session,
+        run,
+        report(
+            ParsedCase("test_pass", "m", "m.py"),
+            ParsedCase("test_bare_failure", "m", "m.py", outcome="failed"),
+            ParsedCase(
+                "test_error", "m", "m.py", outcome="error",
+                failure_type="OSError", message="disk full", trace="Traceback: disk",
+            ),
+            ParsedCase(
+                "test_skip", "m", "m.py", outcome="skipped",
+                message="needs redis", trace="conftest.py:12",
+            ),
+            ParsedCase(
+                "test_flake", "m", "m.py", attempts=2, retry_flake=True,
+                failure_type="AssertionError", message="timing",
+            ),
+            ParsedCase("test_last", "m", "m.py"),
+        ),
+    )  # fmt: skip
+    stored = results_by_name(db_session, run)
+    details = {
+        name: (r.outcome, r.failure_type, r.message, r.trace, r.fingerprint, r.retry_flake)
+        for name, r in stored.items()
+    }
+    assert details == {
+        "test_pass": ("passed", None, None, None, None, False),
+        "test_bare_failure": (
+            "failed", None, None, None, failure_fingerprint(None, None), False,
+        ),
+        "test_error": (
+            "error", "OSError", "disk full", "Traceback: disk",
+            failure_fingerprint("OSError", "disk full"), False,
+        ),
+        "test_skip": ("skipped", None, "needs redis", "conftest.py:12", None, False),
+        "test_flake": ("passed", "AssertionError", "timing", None, None, True),
+        "test_last": ("passed", None, None, None, None, False),
+    }  # fmt: skip
+
+
+def test_a_later_shards_failure_details_reach_the_merged_result(db_session):
+    run = make_run(db_session, ProjectFactory())
+    store.store_test_report(db_session, run, report(ParsedCase("test_x", "a", "a.py")))
+    store.store_test_report(
+        db_session,
+        run,
+        report(
+            ParsedCase("test_y", "a", "a.py"),
+            ParsedCase("test_x", "a", "a.py", outcome="failed", message="boom", trace="t"),
+        ),
+    )
+    merged = results_by_name(db_session, run)
+    assert (merged["test_x"].message, merged["test_x"].trace) == ("boom", "t")
+    assert merged["test_x"].fingerprint == failure_fingerprint(None, "boom")
+    assert merged["test_y"].message is None
 
 
 def test_known_cases_are_reused_and_keep_their_first_sighting(db_session):
@@ -208,6 +271,11 @@ def test_coverage_shards_merge_per_file(db_session):
     assert (report_row.branches_valid, report_row.branches_covered) == (4, 2)
 
 
+def skip_unless_postgresql(db_session) -> None:
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite inserts new cases the safe way at once (its writers hold the lock)")
+
+
 def test_a_race_on_new_cases_falls_back_to_the_safe_insert(db_session, monkeypatch):
     """If a concurrent upload adds the same new cases first, the unique index
     objects to the fast insert; the upload still stores every case exactly once."""
@@ -215,6 +283,7 @@ def test_a_race_on_new_cases_falls_back_to_the_safe_insert(db_session, monkeypat
 
     from sqlalchemy.exc import IntegrityError
 
+    skip_unless_postgresql(db_session)
     project = ProjectFactory()
     run = make_run(db_session, project)
     CaseFactory(project=project, file="a.py", classname="a", name="test_x")
@@ -242,6 +311,7 @@ def test_a_case_a_concurrent_upload_saw_later_keeps_our_earlier_sighting(db_sess
 
     from sqlalchemy.exc import IntegrityError
 
+    skip_unless_postgresql(db_session)
     project = ProjectFactory()
     run = make_run(db_session, project)
 
@@ -262,6 +332,29 @@ def test_a_case_a_concurrent_upload_saw_later_keeps_our_earlier_sighting(db_sess
     case = db_session.scalars(select(Case).where(Case.name == "test_x")).one()
     db_session.refresh(case)
     assert case.first_seen_at == BASE_TIME
+
+
+def test_sqlite_adds_new_cases_in_one_statement_that_skips_known_ones(db_session, count_queries):
+    """SQLite checks the unique index on every insert anyway: no anti-join first."""
+    if db_session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL inserts by an anti-join first (ON CONFLICT costs it more)")
+    project = ProjectFactory()
+    known = CaseFactory(project=project, file="a.py", classname="a", name="test_x")
+    run = make_run(db_session, project)
+    with count_queries.watching() as queries:
+        store.store_test_report(
+            db_session,
+            run,
+            report(ParsedCase("test_x", "a", "a.py"), ParsedCase("test_y", "a", "a.py")),
+        )
+    inserts = [q for q in queries.statements if q.startswith('INSERT INTO "case"')]
+    assert len(inserts) == 1
+    assert "ON CONFLICT" in inserts[0]
+    assert "EXISTS" not in inserts[0]
+    cases = dict(db_session.execute(select(Case.name, Case.id)).all())
+    assert cases.keys() == {"test_x", "test_y"}
+    assert cases["test_x"] == known.id
+    assert len(results_by_name(db_session, run)) == 2
 
 
 def test_a_second_report_for_the_same_run_merges_rather_than_duplicates(db_session):
