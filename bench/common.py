@@ -6,6 +6,7 @@ rather than means or single runs; these helpers make that the easy path.
 
 from __future__ import annotations
 
+import argparse
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -108,3 +109,11 @@ def result_line(name: str, **values: ResultValue) -> str:
     """``RESULT <name> key=value ...``: the one line a benchmark's caller parses."""
     fields = " ".join(f"{key}={format_value(value)}" for key, value in values.items())
     return f"RESULT {name} {fields}".rstrip()
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

@@ -40,6 +40,7 @@ from bench.common import (
     format_value,
     median,
     percentile,
+    positive_int,
     result_line,
 )
 from config import normalise_database_url
@@ -353,13 +354,6 @@ def report(results: dict[str, EngineResult], tests: int, skipped: str) -> None:
 
 
 # --- command line ----------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -56,7 +56,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import Timer, percentile, result_line
+from bench.common import Timer, percentile, positive_int, result_line
 from config import normalise_database_url
 from ingest.upload_client import RetryPolicy, UploadFailed, UploadRequest, send_with_retries
 from tests.fixtures.database import postgres_database
@@ -542,31 +542,26 @@ def chosen_engines(choice: str, environ=os.environ) -> list[str]:
     return ["sqlite", "postgresql"] if choice == "both" else [choice]
 
 
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.load",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--uploads", type=positive, default=200, help="independent uploads")
-    parser.add_argument("--shards", type=positive, default=8, help="shards of the one build")
-    parser.add_argument("--cases", type=positive, default=1000, help="cases per report")
-    parser.add_argument("--clients", type=positive, default=16, help="concurrent clients")
+    parser.add_argument("--uploads", type=positive_int, default=200, help="independent uploads")
+    parser.add_argument("--shards", type=positive_int, default=8, help="shards of the one build")
+    parser.add_argument("--cases", type=positive_int, default=1000, help="cases per report")
+    parser.add_argument("--clients", type=positive_int, default=16, help="concurrent clients")
     parser.add_argument(
         "--engine", choices=["sqlite", "postgresql", "both"], default="both", help="databases"
     )
-    parser.add_argument("--workers", type=positive, default=4, help="gunicorn workers")
+    parser.add_argument("--workers", type=positive_int, default=4, help="gunicorn workers")
     parser.add_argument(
         "--worker-class", choices=["sync", "gthread"], default="sync", help="gunicorn workers"
     )
-    parser.add_argument("--threads", type=positive, default=1, help="threads per gthread worker")
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="threads per gthread worker"
+    )
     parser.add_argument(
         "--restart-postgres",
         action="store_true",

@@ -57,7 +57,7 @@ from flask import Flask
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import URL, make_url
 
-from bench.common import Timer, format_value, median, percentile, result_line
+from bench.common import Timer, format_value, median, percentile, positive_int, result_line
 from config import Config, normalise_database_url
 from dashboard import create_app
 from dashboard.extensions import db
@@ -1106,13 +1106,6 @@ def target_lines(reports: list[EngineReport]) -> list[str]:
                 f"(worst: {label}, {value:.2f}x)"
             )
     return lines
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
