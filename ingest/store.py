@@ -734,6 +734,9 @@ def _merge(session: Session, table: Table, rows: Select, fresh: bool, updates) -
     """
     keys = [column.name for column in table.primary_key.columns]
     names = [column.name for column in rows.selected_columns]
+    # Concurrent uploads of a project touch the same keys (its cases, this week):
+    # taking them in one order, the key's, keeps them from deadlocking.
+    rows = rows.order_by(*(rows.selected_columns[key] for key in keys))
     if fresh:
         try:
             with session.begin_nested():
@@ -744,6 +747,7 @@ def _merge(session: Session, table: Table, rows: Select, fresh: bool, updates) -
     if dialect_name(session) == "postgresql":
         try:
             with session.begin_nested():
+                _lock_existing(session, table, keys, rows)
                 _update_then_insert(session, table, keys, names, rows, updates)
             return
         except IntegrityError:
@@ -753,6 +757,21 @@ def _merge(session: Session, table: Table, rows: Select, fresh: bool, updates) -
         index_elements=keys, set_=updates(statement.excluded)
     )
     session.execute(statement)
+
+
+def _lock_existing(session: Session, table: Table, keys: list[str], rows: Select) -> None:
+    """Lock the rows an update will change, in key order (PostgreSQL): an ``UPDATE``
+    joined to new rows takes its locks in whatever order its plan visits them."""
+    new = rows.subquery("new")
+    key_columns = [table.c[key] for key in keys]
+    same_key = and_(*(table.c[key] == new.c[key] for key in keys))
+    locking = (
+        select(*key_columns)
+        .select_from(table.join(new, same_key))
+        .order_by(*key_columns)
+        .with_for_update(of=table)
+    )
+    session.execute(locking)
 
 
 def _update_then_insert(session, table, keys, names, rows, updates) -> None:
@@ -768,8 +787,10 @@ def _update_then_insert(session, table, keys, names, rows, updates) -> None:
         .returning(table.c[keys[0]])
         .cte("updated")
     )
-    missing = select(*(new.c[name] for name in names)).where(
-        ~select(literal(1)).select_from(table).where(same_key).exists()
+    missing = (
+        select(*(new.c[name] for name in names))
+        .where(~select(literal(1)).select_from(table).where(same_key).exists())
+        .order_by(*(new.c[key] for key in keys))
     )
     session.execute(table.insert().from_select(names, missing).add_cte(updated))
 
