@@ -257,7 +257,13 @@ class Case(Base):
 
     project: Mapped[Project] = relationship(primaryjoin="foreign(Case.project_id) == Project.id")
 
-    __table_args__ = (UniqueConstraint("project_id", "identity"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "identity"),
+        # Every upload asks whether it saw any case earlier than its first
+        # sighting (``ingest.store.backdate_first_sightings``): without this, that
+        # read every case of the project, ~100 ms at 100,000 cases.
+        Index(None, "project_id", "first_seen_at"),
+    )
 
     @staticmethod
     def identity_of(file: str, classname: str, name: str, suite: str = "") -> str:

@@ -327,11 +327,18 @@ def insert_new_cases_on_conflict(session: Session, project_id: int, seen_at: dat
     session.execute(statement.on_conflict_do_nothing(index_elements=["project_id", "identity"]))
 
 
+def any_later_sighting(project_id: int, seen_at: datetime) -> Select:
+    """A case of the project first seen after ``seen_at``, if any (one index probe)."""
+    cases = Case.__table__
+    later = and_(cases.c.project_id == project_id, cases.c.first_seen_at > seen_at)
+    return select(cases.c.id).where(later).limit(1)
+
+
 def backdate_first_sightings(session: Session, project_id: int, seen_at: datetime) -> None:
     """A run older than the cases' first sighting (uploaded late) moves it back."""
     cases = Case.__table__
     later = and_(cases.c.project_id == project_id, cases.c.first_seen_at > seen_at)
-    if session.execute(select(cases.c.id).where(later).limit(1)).first() is None:
+    if session.execute(any_later_sighting(project_id, seen_at)).first() is None:
         return  # the usual case: uploads arrive in order
     staged = select(STAGING.c.identity).scalar_subquery()
     session.execute(

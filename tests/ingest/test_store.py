@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from dashboard.models import Case, CoverageFile, CoverageReport, Result, Run
 from ingest import store
@@ -378,3 +378,14 @@ def test_only_large_stagings_are_analyzed_on_postgresql(db_session, count_querie
         store.store_test_report(db_session, run, report(*parsed))
     assert any("ANALYZE ingest_staging" in q for q in queries.statements) is analyzed
     assert db_session.scalar(select(func.count()).where(Result.run_id == run.id)) == cases
+
+
+def test_the_late_sighting_check_of_every_upload_probes_an_index(db_session):
+    """It runs on every upload: a scan of the project's cases cost ~100 ms at 100,000."""
+    if db_session.get_bind().dialect.name != "sqlite":
+        pytest.skip("read from SQLite's plan; PostgreSQL's planner scans tables this small")
+    query = store.any_later_sighting(1, BASE_TIME)
+    compiled = query.compile(db_session.get_bind(), compile_kwargs={"literal_binds": True})
+    plan = db_session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+    details = " ".join(row[-1] for row in plan)
+    assert "USING COVERING INDEX ix_case_project_id_first_seen_at" in details, details
