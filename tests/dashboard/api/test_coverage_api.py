@@ -6,44 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.dashboard.api.schema_check import assert_matches
 from tests.factories import ProjectFactory, coverage_run
 
 PATH = "/api/v1/projects/{slug}/coverage"
-JSON_TYPES = {"integer": int, "number": (int, float), "string": str, "array": list, "object": dict}
 
 
 def days_ago(days: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
-
-
-def resolve(schema: dict, document: dict) -> dict:
-    if "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[1]
-        return document["components"]["schemas"][name]
-    return schema
-
-
-def assert_matches(value, schema: dict, document: dict, where: str = "$") -> None:
-    """The subset of OpenAPI 3.0 schemas this endpoint uses (no jsonschema installed)."""
-    schema = resolve(schema, document)
-    if value is None:
-        assert schema.get("nullable"), f"{where} is null but not nullable"
-        return
-    expected = JSON_TYPES[schema["type"]]
-    assert isinstance(value, expected), f"{where}: {value!r}"
-    assert not isinstance(value, bool), f"{where}: {value!r}"
-    if "minimum" in schema:
-        assert value >= schema["minimum"], where
-    if "maximum" in schema:
-        assert value <= schema["maximum"], where
-    if schema["type"] == "object":
-        assert set(schema.get("required", [])) <= set(value), where
-        for key, item in value.items():
-            assert key in schema["properties"], f"{where}.{key} is not documented"
-            assert_matches(item, schema["properties"][key], document, f"{where}.{key}")
-    if schema["type"] == "array":
-        for index, item in enumerate(value):
-            assert_matches(item, schema["items"], document, f"{where}[{index}]")
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.models import Case, Project, Run
+from tests.dashboard.api.schema_check import assert_matches
 from tests.factories import CaseFactory, ProjectFactory, ResultFactory, RunFactory
 
 PATH = "/api/v1/projects/{slug}/durations"
-JSON_TYPES = {"integer": int, "number": (int, float), "string": str, "array": list, "object": dict}
 
 
 def days_ago(days: float) -> datetime:
@@ -27,27 +27,6 @@ def run_at(project: Project, at: datetime, timings: dict[Case, float], **fields)
 @pytest.fixture
 def document(client, db_session) -> dict:
     return client.get("/api/v1/openapi.json").get_json()
-
-
-def assert_matches(value, schema: dict, document: dict, where: str = "$") -> None:
-    """The part of OpenAPI 3.0 this endpoint's schema uses (jsonschema is not installed)."""
-    if "$ref" in schema:
-        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    if value is None:
-        assert schema.get("nullable"), f"{where} is null but not nullable"
-        return
-    assert isinstance(value, JSON_TYPES[schema["type"]]), f"{where}: {value!r}"
-    assert not isinstance(value, bool), f"{where}: {value!r}"
-    if "minimum" in schema:
-        assert value >= schema["minimum"], where
-    if schema["type"] == "object":
-        assert set(schema.get("required", [])) <= set(value), where
-        for key, item in value.items():
-            assert key in schema["properties"], f"{where}.{key} is not documented"
-            assert_matches(item, schema["properties"][key], document, f"{where}.{key}")
-    if schema["type"] == "array":
-        for index, item in enumerate(value):
-            assert_matches(item, schema["items"], document, f"{where}[{index}]")
 
 
 def response_schema(document: dict) -> dict:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dashboard.models import Case, Project
+from tests.dashboard.api.schema_check import assert_matches, resolve
 from tests.factories import (
     ApiTokenFactory,
     CaseFactory,
@@ -19,48 +20,11 @@ from tests.factories import (
 PATH = "/api/v1/projects/{slug}/review"
 W09 = datetime(2026, 2, 23, tzinfo=UTC)
 W10 = datetime(2026, 3, 2, tzinfo=UTC)
-JSON_TYPES = {
-    "integer": int,
-    "number": (int, float),
-    "string": str,
-    "boolean": bool,
-    "array": list,
-    "object": dict,
-}
 
 
 @pytest.fixture
 def document(client, db_session) -> dict:
     return client.get("/api/v1/openapi.json").get_json()
-
-
-def resolve(schema: dict, document: dict) -> dict:
-    if "$ref" in schema:
-        return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
-def assert_matches(value, schema: dict, document: dict, where: str = "$") -> None:
-    """The part of OpenAPI 3.0 the review's schema uses (jsonschema is not installed)."""
-    schema = resolve(schema, document)
-    if value is None:
-        assert schema.get("nullable"), f"{where} is null but not nullable"
-        return
-    expected = JSON_TYPES[schema["type"]]
-    assert isinstance(value, expected), f"{where}: {value!r} is not {schema['type']}"
-    assert schema["type"] == "boolean" or not isinstance(value, bool), f"{where}: {value!r}"
-    if "enum" in schema:
-        assert value in schema["enum"], where
-    if "minimum" in schema:
-        assert value >= schema["minimum"], where
-    if schema["type"] == "object":
-        assert set(schema.get("required", [])) <= set(value), f"{where} lacks a required key"
-        for key, item in value.items():
-            assert key in schema["properties"], f"{where}.{key} is not documented"
-            assert_matches(item, schema["properties"][key], document, f"{where}.{key}")
-    if schema["type"] == "array":
-        for index, item in enumerate(value):
-            assert_matches(item, schema["items"], document, f"{where}[{index}]")
 
 
 def response_schema(document: dict) -> dict:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from dashboard.models import Upload
+from tests.dashboard.api.schema_check import assert_matches
 from tests.factories import (
     BASE_TIME,
     CaseFactory,
@@ -18,15 +19,6 @@ from tests.factories import (
     result_history,
 )
 
-JSON_TYPES = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "integer": int,
-    "number": (int, float),
-    "boolean": bool,
-}
-
 
 @pytest.fixture
 def document(client, db_session) -> dict:
@@ -36,31 +28,6 @@ def document(client, db_session) -> dict:
 @pytest.fixture
 def project(db_session):
     return ProjectFactory(slug="web")
-
-
-def assert_matches(value, schema: dict, document: dict, where: str = "$") -> None:
-    """The subset of OpenAPI 3.0 these schemas use ($ref, nullable, enum, required)."""
-    if "$ref" in schema:
-        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    if value is None:
-        assert schema.get("nullable"), f"{where} is null but not nullable"
-        return
-    kind = schema["type"]
-    assert isinstance(value, JSON_TYPES[kind]), f"{where}: {value!r} is not {kind}"
-    assert kind == "boolean" or not isinstance(value, bool), f"{where}: {value!r}"
-    assert value in schema.get("enum", [value]), f"{where}: {value!r} not in the enum"
-    if "minimum" in schema:
-        assert value >= schema["minimum"], where
-    if schema.get("format") == "date-time":
-        datetime.fromisoformat(value)
-    if kind == "object":
-        assert set(schema.get("required", [])) <= set(value), where
-        for key, item in value.items():
-            assert key in schema["properties"], f"{where}.{key} is not documented"
-            assert_matches(item, schema["properties"][key], document, f"{where}.{key}")
-    if kind == "array":
-        for index, item in enumerate(value):
-            assert_matches(item, schema["items"], document, f"{where}[{index}]")
 
 
 def check(response, document: dict, path: str) -> dict:
