@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+
+from sqlalchemy.engine import URL, make_url
+
+from config import normalise_database_url
 
 # Database names are interpolated into DDL (they cannot be bound parameters),
 # so only plain lower-case identifiers are accepted.
@@ -117,3 +121,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+POSTGRES_URL_VARIABLE = "BENCH_POSTGRES_URL"
+POSTGRES_URL_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def postgres_server(environ: Mapping[str, str]) -> tuple[URL | None, str]:
+    """The server URL to use, or ``None`` and why PostgreSQL is skipped."""
+    raw = environ.get(POSTGRES_URL_VARIABLE, "").strip()
+    if not raw:
+        return None, f"{POSTGRES_URL_VARIABLE} is not set (e.g. {POSTGRES_URL_EXAMPLE})"
+    url = make_url(normalise_database_url(raw))
+    if url.get_backend_name() != "postgresql":
+        return None, f"{POSTGRES_URL_VARIABLE} is not a PostgreSQL URL ({url.drivername})"
+    return url, ""

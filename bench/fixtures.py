@@ -24,7 +24,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,18 +32,20 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import contains_eager
 
 from bench.common import (
+    POSTGRES_URL_EXAMPLE,
+    POSTGRES_URL_VARIABLE,
     Timer,
     format_value,
     median,
     percentile,
     positive_int,
+    postgres_server,
     result_line,
 )
-from config import normalise_database_url
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.models import Case, Project, Result, Run
@@ -61,8 +63,6 @@ WARMUP_TESTS = 4
 CASES_PER_TEST = 9  # nine cases and nine results, plus a project and a run: 20 rows
 BENCH_SLUG = "bench"
 STARTED_AT = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-POSTGRES_URL_VARIABLE = "BENCH_POSTGRES_URL"
-POSTGRES_URL_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 # (engine, metric, minimum recreate/rollback ratio) the issue asks for.
 TARGETS = (
@@ -268,17 +268,6 @@ def postgres_urls(server_url: URL) -> Iterator[tuple[URL, URL]]:
         postgres_database(server_url, f"suitescope_bench_recreate_{suffix}") as recreate,
     ):
         yield rollback, recreate
-
-
-def postgres_server(environ: Mapping[str, str]) -> tuple[URL | None, str]:
-    """The server URL to use, or ``None`` and why PostgreSQL is skipped."""
-    raw = environ.get(POSTGRES_URL_VARIABLE, "").strip()
-    if not raw:
-        return None, f"{POSTGRES_URL_VARIABLE} is not set (e.g. {POSTGRES_URL_EXAMPLE})"
-    url = make_url(normalise_database_url(raw))
-    if url.get_backend_name() != "postgresql":
-        return None, f"{POSTGRES_URL_VARIABLE} is not a PostgreSQL URL ({url.drivername})"
-    return url, ""
 
 
 # --- reporting -------------------------------------------------------------------

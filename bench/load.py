@@ -56,12 +56,11 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.common import Timer, percentile, positive_int, result_line
+from bench.common import POSTGRES_URL_VARIABLE, Timer, percentile, positive_int, result_line
 from config import normalise_database_url
 from ingest.upload_client import RetryPolicy, UploadFailed, UploadRequest, send_with_retries
 from tests.fixtures.database import postgres_database
 
-POSTGRES_URL_VARIABLE = "BENCH_POSTGRES_URL"
 TARGET_POSTGRESQL_UPLOADS_PER_S = 30.0
 ROOT = Path(__file__).resolve().parent.parent
 SHARDED_BUILD = "load-sharded"

@@ -57,8 +57,18 @@ from flask import Flask
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import URL, make_url
 
-from bench.common import Timer, format_value, median, percentile, positive_int, result_line
-from config import Config, normalise_database_url
+from bench.common import (
+    POSTGRES_URL_EXAMPLE,
+    POSTGRES_URL_VARIABLE,
+    Timer,
+    format_value,
+    median,
+    percentile,
+    positive_int,
+    postgres_server,
+    result_line,
+)
+from config import Config
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.models import (
@@ -73,8 +83,6 @@ from ingest import store
 from ingest.fingerprint import failure_fingerprint
 from tests.fixtures.database import postgres_database, sqlite_database
 
-POSTGRES_URL_VARIABLE = "BENCH_POSTGRES_URL"
-POSTGRES_URL_EXAMPLE = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_P95_MS = 150.0
 TARGET_GROWTH = 2.0
 DEFAULT_REQUESTS = 20
@@ -825,17 +833,6 @@ def measure_rounds(apps, clients, requests: int) -> dict[tuple[str, str], list[f
 
 
 # --- databases -------------------------------------------------------------------------------
-
-
-def postgres_server(environ) -> tuple[URL | None, str]:
-    """The server URL to use, or ``None`` and why PostgreSQL is skipped."""
-    raw = environ.get(POSTGRES_URL_VARIABLE, "").strip()
-    if not raw:
-        return None, f"{POSTGRES_URL_VARIABLE} is not set (e.g. {POSTGRES_URL_EXAMPLE})"
-    url = make_url(normalise_database_url(raw))
-    if url.get_backend_name() != "postgresql":
-        return None, f"{POSTGRES_URL_VARIABLE} is not a PostgreSQL URL ({url.drivername})"
-    return url, ""
 
 
 def keep_marker(scale: Scale) -> dict:
