@@ -89,6 +89,18 @@ class Evidence:
         """The most recent run of this evidence."""
         return self.run_ids[-1]
 
+    def to_json(self) -> dict:
+        """As the flaky API and the review's JSON both give it."""
+        return {
+            "kind": self.kind,
+            "run_ids": self.run_ids,
+            "commit": self.commit,
+            "branch": self.branch,
+            "job": self.job,
+            "started_at": self.started_at.isoformat(),
+            "detail": self.detail,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class QuarantineInfo:

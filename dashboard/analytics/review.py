@@ -698,18 +698,6 @@ def headline_json(headline: Headline) -> dict:
     return body
 
 
-def evidence_json(evidence: Evidence) -> dict:
-    return {
-        "kind": evidence.kind,
-        "run_ids": evidence.run_ids,
-        "commit": evidence.commit,
-        "branch": evidence.branch,
-        "job": evidence.job,
-        "started_at": _iso(evidence.started_at),
-        "detail": evidence.detail,
-    }
-
-
 def flaky_item_json(item: FlakyItem) -> dict:
     return {
         **case_json(item.case),
@@ -721,7 +709,7 @@ def flaky_item_json(item: FlakyItem) -> dict:
         "quarantined": item.quarantined,
         "first_flake_run_id": item.first_flake_run_id,
         "last_flake_run_id": item.last_flake_run_id,
-        "evidence": [evidence_json(e) for e in item.evidence],
+        "evidence": [e.to_json() for e in item.evidence],
     }
 
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest, Forbidden
 
 from dashboard import access
 from dashboard import quarantine as quarantine_service
-from dashboard.analytics.flaky import REPORT_STATUSES, CaseFlakiness, Evidence, flaky_report
+from dashboard.analytics.flaky import REPORT_STATUSES, CaseFlakiness, flaky_report
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
 from dashboard.api.common import (
@@ -94,19 +94,7 @@ def flakiness_json(row: CaseFlakiness) -> dict:
         "last_flake_run_id": row.last_flake_run_id,
         "why": row.why,
         "quarantined": row.quarantine is not None,
-        "evidence": [evidence_json(e) for e in row.evidence],
-    }
-
-
-def evidence_json(evidence: Evidence) -> dict:
-    return {
-        "kind": evidence.kind,
-        "run_ids": evidence.run_ids,
-        "commit": evidence.commit,
-        "branch": evidence.branch,
-        "job": evidence.job,
-        "started_at": iso(evidence.started_at),
-        "detail": evidence.detail,
+        "evidence": [e.to_json() for e in row.evidence],
     }
 
 
