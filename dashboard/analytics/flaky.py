@@ -473,29 +473,36 @@ def flaky_report(scope: Scope, *, status: str | None = None) -> list[CaseFlakine
     """Every case that is flaky, failing or quarantined in the scope, costliest first.
 
     The candidates are the cases with a failure or a retry flake in a
-    non-infrastructure run of the scope, or an active quarantine; one query loads
-    them. When the scope's runs are not all rolled up, a second one reads all
-    their executions in the scope. When they are, a candidate that ran in every
-    run of the scope is judged from its suspect results alone (``_figures``),
-    any other from its executions: a handful of queries more, whatever the
-    number of cases, and no row of an ordinary pass is read."""
+    non-infrastructure run of the scope, or an active quarantine. A first query
+    reads the scope's runs. When they are not all rolled up, a second one loads
+    the candidates and a third reads all their executions in the scope. When
+    they are, the suspect results
+    of the scope's runs name the candidates (``_report_from_rollups``): a
+    handful of queries, whatever the number of cases, no row of an ordinary
+    pass read, and only the cases reported loaded."""
     if status is not None and status not in REPORT_STATUSES:
         raise ValueError(f"status must be one of {', '.join(REPORT_STATUSES)}; got {status!r}")
-    cases, rolled_up = _load_cases_checked(scope, Case.id.in_(_candidate_ids(scope)))
-    if not cases:
-        return []
-    if rolled_up:
-        rows = _report_from_rollups(scope, cases)
+    runs = rollups.scope_runs(scope)
+    # Without runs, only quarantines can be reported: the results path finds them.
+    if runs and all(run.rolled_up for run in runs):
+        rows = _report_from_rollups(scope, runs)
     else:
-        ids = [c.id for c, _ in cases]
-        executions = _load_executions(scope, _case_ids_condition(scope, ids))
-        rows = [assess(case, executions.get(case.id, []), scope, q) for case, q in cases]
+        rows = _report_from_results(scope)
     rows = [r for r in rows if r.status in REPORT_STATUSES]
     if status:
         rows = [r for r in rows if r.status == status]
     rows.sort(key=lambda r: r.display_name)
     rows.sort(key=lambda r: r.cost_key, reverse=True)
     return rows
+
+
+def _report_from_results(scope: Scope) -> list[CaseFlakiness]:
+    cases = _load_cases(scope, Case.id.in_(_candidate_ids(scope)))
+    if not cases:
+        return []
+    ids = [c.id for c, _ in cases]
+    executions = _load_executions(scope, _case_ids_condition(scope, ids))
+    return [assess(case, executions.get(case.id, []), scope, q) for case, q in cases]
 
 
 class UnknownCaseError(LookupError):
@@ -772,30 +779,40 @@ def _flip_evidence(
     )
 
 
-def _report_from_rollups(
-    scope: Scope, cases: list[tuple[CaseRow, QuarantineInfo | None]]
-) -> list[CaseFlakiness]:
-    context = _RunsContext(scope, rollups.scope_runs(scope))
-    present = rollups.present_everywhere(scope, [case.id for case, _ in cases])
+def _report_from_rollups(scope: Scope, runs: list[rollups.ScopeRun]) -> list[CaseFlakiness]:
+    """``flaky_report``'s rows for a rolled-up scope.
+
+    A candidate present in every run is judged from its suspect results, and
+    let go early when ``_may_report`` shows it cannot be reported (most have a
+    single failure); any other candidate from its executions."""
+    context = _RunsContext(scope, runs)
     suspects = _load_suspects(context)
+    quarantined = set(db.session.scalars(_quarantined_case_ids(scope)))
+    candidates = sorted(suspects.keys() | quarantined)
+    present = rollups.present_everywhere(scope, candidates)
     figures = {
-        case.id: _figures(context, suspects.get(case.id, _Suspects()), scope.project)
-        for case, quarantine in cases
-        if case.id in present
-        and (quarantine or _may_report(context, suspects.get(case.id), scope.project))
+        case_id: _figures(context, suspects.get(case_id, _Suspects()), scope.project)
+        for case_id in candidates
+        if case_id in present
+        and (case_id in quarantined or _may_report(context, suspects.get(case_id), scope.project))
     }
-    reported = [
-        (case, quarantine)
-        for case, quarantine in cases
-        if case.id not in present or quarantine or figures.get(case.id, _NOTHING).reportable
+    wanted = [
+        case_id
+        for case_id in candidates
+        if case_id not in present
+        or case_id in quarantined
+        or figures.get(case_id, _NOTHING).reportable
     ]
-    infrastructure = _infrastructure_failures(
-        context, [case.id for case, _ in reported if case.id in present]
-    )
-    absent = [case.id for case, _ in reported if case.id not in present]
+    if not wanted:
+        return []
+    cases = [
+        row for chunk in rollups.chunks(wanted) for row in _load_cases(scope, Case.id.in_(chunk))
+    ]
+    infrastructure = _infrastructure_failures(context, [c.id for c, _ in cases if c.id in present])
+    absent = [case.id for case, _ in cases if case.id not in present]
     executions = _load_executions(scope, Result.case_id.in_(absent)) if absent else {}
     rows = []
-    for case, quarantine in reported:
+    for case, quarantine in cases:
         if case.id in present:
             infra = infrastructure.get(case.id, 0)
             rows.append(_assess_present(case, figures[case.id], context, infra, scope, quarantine))
