@@ -704,9 +704,14 @@ def _assess_present(
     chosen = set(figures.retries)
     for group in figures.pairs:
         chosen.update(run.id for run in group if run.id in suspects.fails)
-    for one, _ in figures.flagged:
+    flagged_series = {(one.branch, one.job) for one, _ in figures.flagged}
+    if flagged_series:
+        # The failures of those series: a walk over the failures, not the series' runs.
+        by_id = context.by_id
         chosen.update(
-            run.id for run in context.series[(one.branch, one.job)] if run.id in suspects.fails
+            run_id
+            for run_id in suspects.fails
+            if (by_id[run_id].branch, by_id[run_id].job) in flagged_series
         )
     flaky_runs = sorted(chosen, key=order)
     disrupted = sorted(suspects.fails, key=order) if flaky else []
@@ -847,14 +852,12 @@ def _infrastructure_failures(context: _RunsContext, case_ids: list[int]) -> dict
         return {}
     counts: dict[int, int] = defaultdict(int)
     for chunk in rollups.chunks(case_ids):
-        # Each (case, run) one seek of the case-history index.
+        # Each (case, run) one seek of the case-history index. The outcome is
+        # counted, not filtered on: a filter would let PostgreSQL pick the suspect
+        # index by run, and read every failure of those runs (twice as slow).
         query = (
-            select(Result.case_id, func.count())
-            .where(
-                Result.case_id.in_(chunk),
-                Result.run_id.in_(context.infrastructure_ids),
-                Result.outcome.in_(FAILED_OUTCOMES),
-            )
+            select(Result.case_id, func.count().filter(Result.outcome.in_(FAILED_OUTCOMES)))
+            .where(Result.case_id.in_(chunk), Result.run_id.in_(context.infrastructure_ids))
             .group_by(Result.case_id)
         )
         for case_id, count in db.session.execute(query):
