@@ -29,7 +29,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.functions import FunctionElement
 
 # A naming convention makes constraint names stable across SQLite and
 # PostgreSQL, so Alembic can compare and alter them.
@@ -412,6 +414,26 @@ class Quarantine(Base):
 
 def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
+
+
+class utc_date_text(FunctionElement):
+    """SQL: the UTC day of a ``UtcDateTime`` column as ``YYYY-MM-DD`` text, so that
+    rows can be grouped by day in the database, whatever the session's time zone."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_date_text, "sqlite")
+def _utc_date_text_sqlite(element, compiler, **kw) -> str:
+    # SQLite keeps naive UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_date_text, "postgresql")
+def _utc_date_text_postgresql(element, compiler, **kw) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 def week_of(day: date) -> date:
