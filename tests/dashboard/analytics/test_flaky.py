@@ -648,7 +648,6 @@ def test_an_empty_report_takes_two_queries(project, count_queries):
     assert counter.count == 2
 
 
-
 def test_case_flakiness_takes_two_queries(project, count_queries):
     case = new_case(project)
     history(case, "RF")
