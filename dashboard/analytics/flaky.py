@@ -505,6 +505,30 @@ def _report_from_results(scope: Scope) -> list[CaseFlakiness]:
     return [assess(case, executions.get(case.id, []), scope, q) for case, q in cases]
 
 
+def flaky_count(scope: Scope) -> int:
+    """How many cases ``flaky_report`` shows as ``flaky``: its rules, without the
+    evidence, cost or case rows they do not need (the overview's card for the
+    previous period, where only the number is shown)."""
+    runs = rollups.scope_runs(scope)
+    if not (runs and all(run.rolled_up for run in runs)):
+        return sum(1 for row in _report_from_results(scope) if row.status == "flaky")
+    judged = _judge_candidates(scope, runs)
+    count = sum(
+        1
+        for case_id, figures in judged.figures.items()
+        if figures.flaky and case_id not in judged.quarantined
+    )
+    absent = [case_id for case_id in judged.absent() if case_id not in judged.quarantined]
+    if absent:
+        executions = _load_executions(scope, Result.case_id.in_(absent))
+        count += sum(
+            1
+            for case, quarantine in _load_cases_by_id(scope, absent)
+            if assess(case, executions.get(case.id, []), scope, quarantine).status == "flaky"
+        )
+    return count
+
+
 class UnknownCaseError(LookupError):
     """The scope's project has no case with that id."""
 
@@ -784,12 +808,24 @@ def _flip_evidence(
     )
 
 
-def _report_from_rollups(scope: Scope, runs: list[rollups.ScopeRun]) -> list[CaseFlakiness]:
-    """``flaky_report``'s rows for a rolled-up scope.
+@dataclass(slots=True)
+class _Judged:
+    """What a rolled-up scope's suspect results say of its candidates."""
 
-    A candidate present in every run is judged from its suspect results, and
-    let go early when ``_may_report`` shows it cannot be reported (most have a
-    single failure); any other candidate from its executions."""
+    context: _RunsContext
+    quarantined: set[int]
+    present: set[int]  # candidates with an execution in every run
+    figures: dict[int, _Figures]  # present candidates that may be reported
+    wanted: list[int]  # the candidates that need their case row
+
+    def absent(self) -> list[int]:
+        return [case_id for case_id in self.wanted if case_id not in self.present]
+
+
+def _judge_candidates(scope: Scope, runs: list[rollups.ScopeRun]) -> _Judged:
+    """A candidate present in every run is judged from its suspect results, and let
+    go early when ``_may_report`` shows it cannot be reported (most have a single
+    failure); any other is wanted, to be judged from its executions."""
     context = _RunsContext(scope, runs)
     suspects = _load_suspects(context)
     quarantined = set(db.session.scalars(_quarantined_case_ids(scope)))
@@ -808,22 +844,36 @@ def _report_from_rollups(scope: Scope, runs: list[rollups.ScopeRun]) -> list[Cas
         or case_id in quarantined
         or figures.get(case_id, _NOTHING).reportable
     ]
-    if not wanted:
+    return _Judged(context, quarantined, present, figures, wanted)
+
+
+def _report_from_rollups(scope: Scope, runs: list[rollups.ScopeRun]) -> list[CaseFlakiness]:
+    """``flaky_report``'s rows for a rolled-up scope: only the cases reported loaded."""
+    judged = _judge_candidates(scope, runs)
+    if not judged.wanted:
         return []
-    cases = [
-        row for chunk in rollups.chunks(wanted) for row in _load_cases(scope, Case.id.in_(chunk))
-    ]
+    context, present = judged.context, judged.present
+    cases = _load_cases_by_id(scope, judged.wanted)
     infrastructure = _infrastructure_failures(context, [c.id for c, _ in cases if c.id in present])
-    absent = [case.id for case, _ in cases if case.id not in present]
+    absent = judged.absent()
     executions = _load_executions(scope, Result.case_id.in_(absent)) if absent else {}
     rows = []
     for case, quarantine in cases:
         if case.id in present:
             infra = infrastructure.get(case.id, 0)
-            rows.append(_assess_present(case, figures[case.id], context, infra, scope, quarantine))
+            figures = judged.figures[case.id]
+            rows.append(_assess_present(case, figures, context, infra, scope, quarantine))
         else:
             rows.append(assess(case, executions.get(case.id, []), scope, quarantine))
     return rows
+
+
+def _load_cases_by_id(
+    scope: Scope, case_ids: list[int]
+) -> list[tuple[CaseRow, QuarantineInfo | None]]:
+    return [
+        row for chunk in rollups.chunks(case_ids) for row in _load_cases(scope, Case.id.in_(chunk))
+    ]
 
 
 def _load_suspects(context: _RunsContext, case_ids: list[int] | None = None) -> dict:

@@ -74,18 +74,23 @@ def build(db_session, project, runs_plan, outcomes) -> tuple[list, list[Run]]:
     return cases, runs
 
 
-def answers(project, cases) -> tuple:
-    report = {
-        name: flaky.flaky_report(scope)
-        for name, scope in {
-            "window": scope_of(project),
-            "week": scope_of(project, days=7),
-            "main": scope_of(project, branch="main"),
-            "job": scope_of(project, job="py3.12"),
-        }.items()
+def scopes(project) -> dict[str, Scope]:
+    return {
+        "window": scope_of(project),
+        "week": scope_of(project, days=7),
+        "main": scope_of(project, branch="main"),
+        "job": scope_of(project, job="py3.12"),
     }
+
+
+def answers(project, cases) -> tuple:
+    report = {name: flaky.flaky_report(scope) for name, scope in scopes(project).items()}
     one = [flaky.case_flakiness(scope_of(project), case.id) for case in cases]
-    return report, one
+    counts = {name: flaky.flaky_count(scope) for name, scope in scopes(project).items()}
+    assert counts == {
+        name: sum(1 for row in rows if row.status == "flaky") for name, rows in report.items()
+    }
+    return report, one, counts
 
 
 run_plans = st.lists(
