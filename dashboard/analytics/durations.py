@@ -530,16 +530,16 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
     if not ids:
         return []
     cases = _cases(ids)
-    samples = rollups.day_samples(scope, ids, [scope.since, scope.until])
+    samples = rollups.day_samples(scope, ids, [scope.since, scope.until], by_day=True)
     ranked = []
     for case_row in cases:
-        days = [one.buckets[0] for one in samples[case_row.id] if one.buckets[0]]
-        if not days:
+        window = samples[case_row.id]
+        if not window.intervals[0]:
             continue
-        ordered = rollups.sorted_buckets("".join(days))
+        ordered = rollups.sorted_buckets(window.intervals[0])
         median_s = rollups.percentile_of_sorted(ordered, 50)
         p95_s = rollups.percentile_of_sorted(ordered, 95)
-        ranked.append((-median_s, -p95_s, case_row.id, case_row, len(ordered), days))
+        ranked.append((-median_s, -p95_s, case_row.id, case_row, len(ordered), window))
     ranked.sort(key=lambda item: item[:3])
     # The daily medians of those shown only.
     return [
@@ -551,14 +551,14 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
             median_s=-median_s,
             p95_s=-p95_s,
             executions=executions,
-            daily_medians=partial(_bucket_medians, days),
+            daily_medians=partial(_bucket_medians, window),
         )
-        for median_s, p95_s, case_id, case_row, executions, days in ranked[:limit]
+        for median_s, p95_s, case_id, case_row, executions, window in ranked[:limit]
     ]
 
 
-def _bucket_medians(days: list[str]) -> list[float]:
-    return [rollups.percentile_of_buckets(day, 50) for day in days]
+def _bucket_medians(samples: rollups.CaseSamples) -> list[float]:
+    return [rollups.percentile_of_buckets(day, 50) for day in samples.days()]
 
 
 def _week_figures(history_scope: Scope, periods: RegressionPeriods):
@@ -612,7 +612,7 @@ def _regression_candidates_from_rollups(
     thresholds = (project.regression_pct, project.regression_min_ms)
     ids = []
     for case_id, floor in floors.items():
-        buckets = "".join(one.buckets[0] for one in recent[case_id])
+        buckets = recent[case_id].intervals[0]
         if len(buckets) < MIN_SAMPLES:
             continue
         if _may_regress(floor, rollups.percentile_of_buckets(buckets, 50), *thresholds):
@@ -623,8 +623,7 @@ def _regression_candidates_from_rollups(
     samples = rollups.day_samples(history_scope, ids, boundaries)
     kept = []
     for case_id in ids:
-        baseline = "".join(one.buckets[0] for one in samples[case_id])
-        recent_buckets = "".join(one.buckets[1] for one in samples[case_id])
+        baseline, recent_buckets = samples[case_id].intervals
         if len(baseline) < MIN_SAMPLES or len(recent_buckets) < MIN_SAMPLES:
             continue
         estimate = (
@@ -744,8 +743,7 @@ def _comparable_from_rollups(history_scope: Scope, periods: RegressionPeriods) -
         boundaries = [periods.baseline_since, periods.recent_since, periods.until]
         samples = rollups.day_samples(history_scope, doubtful, boundaries)
         for case_id in doubtful:
-            baseline = sum(len(one.buckets[0]) for one in samples[case_id])
-            recent = sum(len(one.buckets[1]) for one in samples[case_id])
+            baseline, recent = map(len, samples[case_id].intervals)
             certain += min(baseline, recent) >= MIN_SAMPLES
     return certain
 
