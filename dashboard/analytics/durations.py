@@ -257,9 +257,9 @@ def regressions(scope: Scope) -> list[Regression]:
         cases = _regression_candidates(history_scope, periods)
     if not cases:
         return []
-    histories = _histories_by_case(history_scope, [c.id for c in cases])
+    histories = _histories_by_case(history_scope, periods, [c.id for c in cases])
     thresholds = (scope.project.regression_pct, scope.project.regression_min_ms)
-    found = [_regression(c, histories[c.id], periods, *thresholds) for c in cases]
+    found = [_regression(c, histories[c.id], *thresholds) for c in cases]
     regressed = [r for r in found if r is not None]
     regressed.sort(key=lambda r: (-r.added_s, -r.change_pct, r.case_id))
     return regressed
@@ -345,13 +345,12 @@ def _daily_medians(samples: list[tuple[datetime, float]]) -> list[float]:
 
 def _regression(
     case_row: Case,
-    history: list[tuple[int, datetime, float]],
-    periods: RegressionPeriods,
+    history: list[tuple[int, bool, float]],
     pct: float,
     min_ms: float,
 ) -> Regression | None:
-    baseline = [s for _, started, s in history if started < periods.recent_since]
-    recent = [s for _, started, s in history if started >= periods.recent_since]
+    baseline = [s for _, recent, s in history if not recent]
+    recent = [s for _, recent, s in history if recent]
     if len(baseline) < MIN_SAMPLES or len(recent) < MIN_SAMPLES:
         return None
     baseline_s, recent_s = median(baseline), median(recent)
@@ -413,18 +412,20 @@ def _samples_by_case(scope: Scope, case_ids: list[int]) -> dict[int, list[tuple[
     return samples
 
 
-def _timed_results(case_ids: list[int], started: dict[int, datetime]) -> list[tuple]:
-    """(case id, run id, seconds) of the cases' non-skipped results in the runs of
-    ``started``: read from the case-history index alone (no visit to the table),
-    between the smallest and largest run id, the runs then picked out here."""
-    if not case_ids or not started:
+def _timed_results(case_ids: list[int], runs: Mapping[int, object], raw: bool = False) -> list:
+    """(case id, run id, seconds) of the cases' non-skipped results in ``runs``:
+    read from the case-history index alone (no visit to the table), between the
+    smallest and largest run id, the runs then picked out here; ``raw``: by the
+    driver itself (thousands of rows)."""
+    if not case_ids or not runs:
         return []
     query = select(Result.case_id, Result.run_id, Result.duration_s).where(
         Result.case_id.in_(case_ids),
-        Result.run_id.between(min(started), max(started)),
+        Result.run_id.between(min(runs), max(runs)),
         Result.outcome != "skipped",
     )
-    return [row for row in db.session.execute(query) if row[1] in started]
+    rows = rollups.raw_iter(query) if raw else db.session.execute(query)
+    return [row for row in rows if row[1] in runs]
 
 
 def _period_counts(history_scope: Scope, periods: RegressionPeriods) -> Select:
@@ -462,16 +463,29 @@ def _regression_candidates(history_scope: Scope, periods: RegressionPeriods) -> 
 
 
 def _histories_by_case(
-    history_scope: Scope, case_ids: list[int]
-) -> dict[int, list[tuple[int, datetime, float]]]:
-    """Per case: (run id, run start, seconds) of each sample, oldest first."""
-    started = _run_times(history_scope)
-    histories: dict[int, list[tuple[int, datetime, float]]] = defaultdict(list)
-    for case_id, run_id, seconds in _timed_results(case_ids, started):
-        histories[case_id].append((run_id, started[run_id], seconds))
+    history_scope: Scope, periods: RegressionPeriods, case_ids: list[int]
+) -> dict[int, list[tuple[int, bool, float]]]:
+    """Per case: (run id, in the recent period, seconds) of each sample, oldest first."""
+    order = _run_order(history_scope, periods)
+    histories: dict[int, list[tuple[int, bool, float]]] = defaultdict(list)
+    for case_id, run_id, seconds in _timed_results(case_ids, order, raw=True):
+        histories[case_id].append((run_id, order[run_id][1], seconds))
     for history in histories.values():
-        history.sort(key=lambda sample: (sample[1], sample[0]))
+        history.sort(key=lambda sample: order[sample[0]][0])
     return histories
+
+
+def _run_order(history_scope: Scope, periods: RegressionPeriods) -> dict[int, tuple[int, bool]]:
+    """Per run the history's samples can come from: its place in start order and
+    whether it is recent. The database orders and judges them, so that no
+    timestamp is parsed here (SQLite would have a thousand of them parsed)."""
+    query = (
+        select(Run.id, Run.started_at >= periods.recent_since)
+        .where(*history_scope.run_conditions(), not_infrastructure_failure())
+        .order_by(Run.started_at, Run.id)
+    )
+    rows = enumerate(rollups.raw_iter(query))
+    return {run_id: (place, bool(recent)) for place, (run_id, recent) in rows}
 
 
 def _seconds_by_file(run_id: int) -> dict[str, float]:
@@ -530,16 +544,16 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
     if not ids:
         return []
     cases = _cases(ids)
-    samples = rollups.day_samples(scope, ids, [scope.since, scope.until])
+    samples = rollups.day_samples(scope, ids, [scope.since, scope.until], by_day=True)
     ranked = []
     for case_row in cases:
-        days = [one.buckets[0] for one in samples[case_row.id] if one.buckets[0]]
-        if not days:
+        window = samples[case_row.id]
+        if not window.intervals[0]:
             continue
-        ordered = rollups.sorted_buckets("".join(days))
+        ordered = rollups.sorted_buckets(window.intervals[0])
         median_s = rollups.percentile_of_sorted(ordered, 50)
         p95_s = rollups.percentile_of_sorted(ordered, 95)
-        ranked.append((-median_s, -p95_s, case_row.id, case_row, len(ordered), days))
+        ranked.append((-median_s, -p95_s, case_row.id, case_row, len(ordered), window))
     ranked.sort(key=lambda item: item[:3])
     # The daily medians of those shown only.
     return [
@@ -551,14 +565,14 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
             median_s=-median_s,
             p95_s=-p95_s,
             executions=executions,
-            daily_medians=partial(_bucket_medians, days),
+            daily_medians=partial(_bucket_medians, window),
         )
-        for median_s, p95_s, case_id, case_row, executions, days in ranked[:limit]
+        for median_s, p95_s, case_id, case_row, executions, window in ranked[:limit]
     ]
 
 
-def _bucket_medians(days: list[str]) -> list[float]:
-    return [rollups.percentile_of_buckets(day, 50) for day in days]
+def _bucket_medians(samples: rollups.CaseSamples) -> list[float]:
+    return [rollups.percentile_of_buckets(day, 50) for day in samples.days()]
 
 
 def _week_figures(history_scope: Scope, periods: RegressionPeriods):
@@ -612,7 +626,7 @@ def _regression_candidates_from_rollups(
     thresholds = (project.regression_pct, project.regression_min_ms)
     ids = []
     for case_id, floor in floors.items():
-        buckets = "".join(one.buckets[0] for one in recent[case_id])
+        buckets = recent[case_id].intervals[0]
         if len(buckets) < MIN_SAMPLES:
             continue
         if _may_regress(floor, rollups.percentile_of_buckets(buckets, 50), *thresholds):
@@ -623,8 +637,7 @@ def _regression_candidates_from_rollups(
     samples = rollups.day_samples(history_scope, ids, boundaries)
     kept = []
     for case_id in ids:
-        baseline = "".join(one.buckets[0] for one in samples[case_id])
-        recent_buckets = "".join(one.buckets[1] for one in samples[case_id])
+        baseline, recent_buckets = samples[case_id].intervals
         if len(baseline) < MIN_SAMPLES or len(recent_buckets) < MIN_SAMPLES:
             continue
         estimate = (
@@ -744,8 +757,7 @@ def _comparable_from_rollups(history_scope: Scope, periods: RegressionPeriods) -
         boundaries = [periods.baseline_since, periods.recent_since, periods.until]
         samples = rollups.day_samples(history_scope, doubtful, boundaries)
         for case_id in doubtful:
-            baseline = sum(len(one.buckets[0]) for one in samples[case_id])
-            recent = sum(len(one.buckets[1]) for one in samples[case_id])
+            baseline, recent = map(len, samples[case_id].intervals)
             certain += min(baseline, recent) >= MIN_SAMPLES
     return certain
 

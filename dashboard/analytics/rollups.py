@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import String, and_, case, func, literal, or_, select, type_coerce
+from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -186,24 +186,44 @@ def days_between(since: datetime, until: datetime) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-@dataclass(slots=True)
-class DaySamples:
-    """One case's samples on one day, split between the intervals asked for."""
+# Joins the days of a case that the database reads in one row, each day starting
+# with its ISO date when they are asked for one by one: no bucket character is
+# a space, a digit or a hyphen.
+DAY_SEPARATOR = " "
+ISO_DAY = len("2000-01-01")
 
-    day: date
-    buckets: list[str]  # per interval: one bucket character per sample
+
+@dataclass(slots=True)
+class CaseSamples:
+    """One case's duration samples, as bucket characters, in each interval asked for."""
+
+    intervals: list[str]  # per interval: every sample in it
+    # When asked for by day: the samples of each day read, after its ISO date,
+    # in no order (``days`` sorts them, for the few cases that need it).
+    tagged: list[str] = field(default_factory=list)
+
+    def days(self) -> list[str]:
+        """The samples of each day that has some, oldest first (intervals merged)."""
+        by_day: dict[str, str] = {}
+        for day in self.tagged:
+            if len(day) > ISO_DAY:
+                by_day[day[:ISO_DAY]] = by_day.get(day[:ISO_DAY], "") + day[ISO_DAY:]
+        return [by_day[day] for day in sorted(by_day)]
 
 
 def day_samples(
-    scope: Scope, case_ids: Sequence[int], boundaries: Sequence[datetime]
-) -> dict[int, list[DaySamples]]:
-    """Per case and day (oldest first), its duration samples in each interval
-    ``[boundaries[i], boundaries[i + 1])``, from ``case_day``, as bucket characters.
+    scope: Scope, case_ids: Sequence[int], boundaries: Sequence[datetime], by_day: bool = False
+) -> dict[int, CaseSamples]:
+    """Per case, its duration samples in each interval ``[boundaries[i],
+    boundaries[i + 1])``, from ``case_day``, as bucket characters; ``by_day`` keeps
+    each day's apart too (``CaseSamples.days``).
 
-    A day wholly inside an interval is sliced in C; a day an interval boundary
-    cuts is read sample by sample, its runs told apart by their tags. The rollups
-    mix branches and jobs, so ``scope`` may not filter either; the caller checks
-    that every run of the intervals is rolled up.
+    The database joins the days whose every run lies in one interval, one row per
+    case; a day an interval boundary cuts is read sample by sample, its runs told
+    apart by their tags. So the rows read here follow the cases and the cut days,
+    not the days of the window nor the runs. The rollups mix branches and jobs, so
+    ``scope`` may not filter either; the caller checks that every run of the
+    intervals is rolled up.
     """
     if scope.branch or scope.job:
         raise ValueError("day samples cover every branch and job")
@@ -211,33 +231,97 @@ def day_samples(
     cut = {day for day in days if not _inside(day, boundaries)}
     tags = _tags_of_cut_days(scope, cut, boundaries)
     whole = {day: _interval_of(day_start(day), boundaries) for day in days if day not in cut}
-    intervals = len(boundaries) - 1
-    found: dict[int, list[DaySamples]] = {case_id: [] for case_id in case_ids}
-    cut_days = sorted(cut)
+    for day, where in tags.items():
+        # A day a boundary cuts but whose runs all lie in one interval (today,
+        # when a window ends now) is read like the others.
+        if len(set(where.values())) == 1 and None not in where.values():
+            whole[day] = next(iter(where.values()))
+    cut_days = sorted(day for day in cut if day not in whole and tags[day])
+    count = len(boundaries) - 1
+    found = {case_id: CaseSamples([""] * count) for case_id in case_ids}
     for chunk in chunks(list(case_ids)):
-        runs = (
-            case((CaseDay.day.in_(cut_days), CaseDay.runs), else_="") if cut_days else literal("")
-        )
-        query = (
-            select(CaseDay.day, CaseDay.case_id, CaseDay.buckets, runs)
-            .where(CaseDay.case_id.in_(chunk), CaseDay.day >= days[0], CaseDay.day <= days[-1])
-            .order_by(CaseDay.case_id, CaseDay.day)
-        )
-        for raw_day, case_id, buckets, run_tags in raw_iter(query):
-            day = as_date(raw_day)
-            split = [""] * intervals
-            if day in whole:
-                split[whole[day]] = buckets
-            else:
-                where = tags.get(day, {})
-                parts: list[list[str]] = [[] for _ in range(intervals)]
-                for tag, bucket in zip(run_tags, buckets, strict=True):
-                    interval = where.get(tag)
-                    if interval is not None:
-                        parts[interval].append(bucket)
-                split = ["".join(part) for part in parts]
-            found[case_id].append(DaySamples(day, split))
+        if whole:
+            for case_id, *joined in raw_iter(_joined_days(chunk, whole, count, by_day)):
+                _add_joined(found[case_id], joined, by_day)
+        if cut_days:
+            for case_id, raw_day, runs, buckets in raw_iter(_cut_days(chunk, cut_days)):
+                day = as_date(raw_day)
+                _add_cut(found[case_id], day, tags[day], runs, buckets)
     return found
+
+
+def _joined_days(case_ids: list[int], whole: dict[date, int], count: int, by_day: bool) -> Select:
+    """Per case, for each interval: the samples of its whole days, joined by the
+    database (tagged with their days and apart if ``by_day``)."""
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    samples: ColumnElement[str] = CaseDay.buckets
+    if by_day:
+        # SQLite keeps dates as ISO text; PostgreSQL's text form follows ``DateStyle``.
+        iso = func.to_char(CaseDay.day, "YYYY-MM-DD") if postgres else cast(CaseDay.day, String())
+        samples = iso.concat(CaseDay.buckets)
+    join = func.string_agg if postgres else func.group_concat
+    separator = DAY_SEPARATOR if by_day else ""
+    spans = _spans(whole)
+    joined = [
+        join(case((or_(*spans[index]), samples)), separator) if spans.get(index) else literal("")
+        for index in range(count)
+    ]
+    return (
+        select(CaseDay.case_id, *joined)
+        .where(CaseDay.case_id.in_(case_ids), CaseDay.day.between(min(whole), max(whole)))
+        .group_by(CaseDay.case_id)
+    )
+
+
+def _spans(whole: dict[date, int]) -> dict[int, list[ColumnElement[bool]]]:
+    """Per interval, its whole days as ranges of consecutive days (one, mostly):
+    ranges beat lists of days in SQLite by half."""
+    spans: dict[int, list[ColumnElement[bool]]] = {}
+    days = sorted(whole)
+    start = 0
+    for end in range(1, len(days) + 1):
+        if (
+            end == len(days)
+            or whole[days[end]] != whole[days[start]]
+            or days[end] - days[end - 1] != timedelta(days=1)
+        ):
+            span = CaseDay.day.between(days[start], days[end - 1])
+            spans.setdefault(whole[days[start]], []).append(span)
+            start = end
+    return spans
+
+
+def _add_joined(samples: CaseSamples, joined: list[str | None], by_day: bool) -> None:
+    for index, days in enumerate(joined):
+        if not days:
+            continue
+        if not by_day:
+            samples.intervals[index] += days
+            continue
+        tagged = days.split(DAY_SEPARATOR)
+        samples.intervals[index] += "".join(day[ISO_DAY:] for day in tagged)
+        samples.tagged.extend(tagged)
+
+
+def _cut_days(case_ids: list[int], days: list[date]) -> Select:
+    return select(CaseDay.case_id, CaseDay.day, CaseDay.runs, CaseDay.buckets).where(
+        CaseDay.case_id.in_(case_ids), CaseDay.day.in_(days)
+    )
+
+
+def _add_cut(
+    samples: CaseSamples, day: date, where: dict[str, int | None], runs: str, buckets: str
+) -> None:
+    """A cut day's samples, each to the interval of its run (or none)."""
+    parts: list[list[str]] = [[] for _ in samples.intervals]
+    for tag, bucket in zip(runs, buckets, strict=True):
+        interval = where.get(tag)
+        if interval is not None:
+            parts[interval].append(bucket)
+    for index, part in enumerate(parts):
+        if part:
+            samples.intervals[index] += "".join(part)
+            samples.tagged.append(day.isoformat() + "".join(part))
 
 
 def as_date(value: date | str) -> date:
@@ -287,9 +371,9 @@ def _interval_of(moment: datetime, boundaries: Sequence[datetime]) -> int | None
 
 def _tags_of_cut_days(
     scope: Scope, days: set[date], boundaries: Sequence[datetime]
-) -> dict[date, dict[str, int]]:
-    """For each day an interval boundary cuts: the tag of each of its runs that
-    lies in an interval, and which."""
+) -> dict[date, dict[str, int | None]]:
+    """For each day an interval boundary cuts: the tag of each of its runs, and
+    the interval it lies in (None: none)."""
     if not days:
         return {}
     during = [
@@ -297,9 +381,7 @@ def _tags_of_cut_days(
         for day in days
     ]
     query = select(Run.id, Run.started_at).where(Run.project_id == scope.project.id, or_(*during))
-    tags: dict[date, dict[str, int]] = {day: {} for day in days}
+    tags: dict[date, dict[str, int | None]] = {day: {} for day in days}
     for run_id, started_at in db.session.execute(query):
-        interval = _interval_of(started_at, boundaries)
-        if interval is not None:
-            tags[utc_day(started_at)][CaseDay.run_tag(run_id)] = interval
+        tags[utc_day(started_at)][CaseDay.run_tag(run_id)] = _interval_of(started_at, boundaries)
     return tags
