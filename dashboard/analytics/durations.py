@@ -550,10 +550,9 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
         window = samples[case_row.id]
         if not window.intervals[0]:
             continue
-        ordered = rollups.sorted_buckets(window.intervals[0])
-        median_s = rollups.percentile_of_sorted(ordered, 50)
-        p95_s = rollups.percentile_of_sorted(ordered, 95)
-        ranked.append((-median_s, -p95_s, case_row.id, case_row, len(ordered), window))
+        median_s, p95_s = rollups.percentiles_of_buckets(window.intervals[0], (50, 95))
+        executions = len(window.intervals[0])
+        ranked.append((-median_s, -p95_s, case_row.id, case_row, executions, window))
     ranked.sort(key=lambda item: item[:3])
     # The daily medians of those shown only.
     return [
@@ -572,7 +571,7 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
 
 
 def _bucket_medians(samples: rollups.CaseSamples) -> list[float]:
-    return [rollups.percentile_of_buckets(day, 50) for day in samples.days()]
+    return rollups.medians_of_days(samples.days())
 
 
 def _week_figures(history_scope: Scope, periods: RegressionPeriods):

@@ -10,12 +10,12 @@ except where a docstring says a figure is estimated.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
+import numpy as np
 from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,6 +26,8 @@ from dashboard.models import CaseDay, CaseWeek, Run, utc_day, week_of
 
 # Ids go into ``IN`` lists in chunks of this size (SQLite allows 32,766 parameters).
 CHUNK = 5000
+# Below this many samples, sorting the characters beats handing them to numpy.
+FEW_SAMPLES = 128
 
 
 class ScopeRun(NamedTuple):
@@ -329,29 +331,60 @@ def as_date(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def sorted_buckets(buckets: str) -> list[int]:
-    """Bucket numbers of the samples, in order. Bucket characters are in the Basic
-    Multilingual Plane, one UTF-16 unit each; sorting the numbers beats sorting
-    the characters by half."""
-    codes = array("H", buckets.encode("utf-16-le"))
-    return sorted(codes)
+def bucket_codes(buckets: str) -> np.ndarray:
+    """Bucket numbers of the samples, unordered. Bucket characters are in the Basic
+    Multilingual Plane: one UTF-16 unit each, read as an array without a copy."""
+    return np.frombuffer(buckets.encode("utf-16-le"), dtype=np.uint16)
 
 
-def percentile_of_sorted(ordered: list[int], pct: float) -> float:
-    """The ``pct``-th percentile of sorted bucket codes, interpolating like
-    ``durations.percentile`` between the closest ranks, each at its bucket's value."""
-    if not ordered:
+def percentiles_of_buckets(buckets: str, pcts: Sequence[float]) -> list[float]:
+    """The ``pcts``-th percentiles of bucketed samples, interpolating like
+    ``durations.percentile`` between the closest ranks, each at its bucket's value.
+
+    Only the ranks asked for are put in place (``numpy.partition``, linear time):
+    sorting every case's samples in Python was a third of the durations page."""
+    if not buckets:
         raise ValueError("percentile of no values")
-    position = (len(ordered) - 1) * pct / 100
-    lower = int(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    low = CaseDay.bucket_value(ordered[lower] - CaseDay.ZERO_CODE)
-    high = CaseDay.bucket_value(ordered[upper] - CaseDay.ZERO_CODE)
-    return low + (high - low) * (position - lower)
+    last = len(buckets) - 1
+    positions = [last * pct / 100 for pct in pcts]
+    if len(buckets) < FEW_SAMPLES:
+        placed = [ord(char) for char in sorted(buckets)]
+    else:
+        ranks = sorted({rank for p in positions for rank in (int(p), min(int(p) + 1, last))})
+        placed = np.partition(bucket_codes(buckets), ranks)
+    figures = []
+    for position in positions:
+        lower = int(position)
+        low = CaseDay.bucket_value(int(placed[lower]) - CaseDay.ZERO_CODE)
+        high = CaseDay.bucket_value(int(placed[min(lower + 1, last)]) - CaseDay.ZERO_CODE)
+        figures.append(low + (high - low) * (position - lower))
+    return figures
 
 
 def percentile_of_buckets(buckets: str, pct: float) -> float:
-    return percentile_of_sorted(sorted_buckets(buckets), pct)
+    return percentiles_of_buckets(buckets, [pct])[0]
+
+
+def medians_of_days(days: Sequence[str]) -> list[float]:
+    """The median of each day's bucketed samples (none empty), as
+    ``percentile_of_buckets(day, 50)`` gives it, with one sort for all the days."""
+    if not days:
+        return []
+    lengths = np.fromiter(map(len, days), dtype=np.int64, count=len(days))
+    codes = bucket_codes("".join(days))
+    # Sorted by day, then by bucket: each day's samples in order, in place.
+    ordered = codes[np.lexsort((codes, np.repeat(np.arange(len(days)), lengths)))]
+    starts = np.cumsum(lengths) - lengths
+    lower = starts + (lengths - 1) // 2
+    upper = starts + lengths // 2  # the same rank when a day has an odd count
+    value = CaseDay.bucket_value
+    zero = CaseDay.ZERO_CODE
+    medians = []
+    for count, low, high in zip(lengths, ordered[lower], ordered[upper], strict=True):
+        position = (int(count) - 1) * 50 / 100  # as percentiles_of_buckets rounds it
+        low_s, high_s = value(int(low) - zero), value(int(high) - zero)
+        medians.append(low_s + (high_s - low_s) * (position - int(position)))
+    return medians
 
 
 def _inside(day: date, boundaries: Sequence[datetime]) -> bool:

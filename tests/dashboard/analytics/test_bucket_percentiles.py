@@ -1,0 +1,51 @@
+"""Percentiles of bucketed samples (``analytics.rollups``) against the exact ones."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.analytics import rollups
+from dashboard.analytics.durations import percentile
+from dashboard.models import CaseDay
+
+durations = st.floats(min_value=1e-6, max_value=3600.0, allow_nan=False)
+# Enough samples to take both the sorting path and numpy's.
+samples = st.lists(durations, min_size=1, max_size=3 * rollups.FEW_SAMPLES)
+
+
+def as_buckets(values: list[float]) -> str:
+    return "".join(CaseDay.bucket_char(value) for value in values)
+
+
+def bucketed(values: list[float]) -> list[float]:
+    return [CaseDay.bucket_value(CaseDay.bucket(value)) for value in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=samples, pcts=st.lists(st.sampled_from([0, 5, 50, 90, 95, 99, 100]), min_size=1))
+def test_percentiles_are_those_of_the_bucket_values(values, pcts):
+    expected = [percentile(bucketed(values), pct) for pct in pcts]
+    assert rollups.percentiles_of_buckets(as_buckets(values), pcts) == pytest.approx(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=samples)
+def test_a_median_is_within_a_quarter_percent_of_the_exact_one(values):
+    exact = percentile(values, 50)
+    assert rollups.percentile_of_buckets(as_buckets(values), 50) == pytest.approx(exact, rel=0.0025)
+
+
+@settings(max_examples=100, deadline=None)
+@given(days=st.lists(st.lists(durations, min_size=1, max_size=40), max_size=8))
+def test_daily_medians_equal_each_days_own_median(days):
+    buckets = [as_buckets(day) for day in days]
+    assert rollups.medians_of_days(buckets) == [
+        rollups.percentile_of_buckets(day, 50) for day in buckets
+    ]
+
+
+def test_no_samples_have_no_percentile():
+    with pytest.raises(ValueError, match="no values"):
+        rollups.percentiles_of_buckets("", [50])
