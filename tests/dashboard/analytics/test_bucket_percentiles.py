@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,3 +51,14 @@ def test_daily_medians_equal_each_days_own_median(days):
 def test_no_samples_have_no_percentile():
     with pytest.raises(ValueError, match="no values"):
         rollups.percentiles_of_buckets("", [50])
+
+
+@pytest.mark.parametrize("count", [rollups.FEW_SAMPLES - 1, 1000, 1001])
+def test_percentiles_of_many_distinct_shuffled_samples(count):
+    # Distinct buckets in many shuffled orders: a rank left out of place would show.
+    values = [0.001 * 1.01**index for index in range(count)]
+    pcts = [50, 95, 99]
+    expected = [percentile(bucketed(values), pct) for pct in pcts]
+    for seed in range(20):
+        random.Random(seed).shuffle(values)
+        assert rollups.percentiles_of_buckets(as_buckets(values), pcts) == pytest.approx(expected)
