@@ -103,6 +103,10 @@ class Config:
         self.SUITESCOPE_PRIVATE = _env_bool(env, "SUITESCOPE_PRIVATE", False)
         self.SUITESCOPE_DEMO = _env_bool(env, "SUITESCOPE_DEMO", True)
         self.SUITESCOPE_BASE_URL = env.get("SUITESCOPE_BASE_URL", "").rstrip("/")
+        # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        self.SUITESCOPE_PROXY_HOPS = _env_int(env, "SUITESCOPE_PROXY_HOPS", 0)
+        if self.SUITESCOPE_PROXY_HOPS < 0:
+            raise RuntimeError("SUITESCOPE_PROXY_HOPS must be 0 or more")
         # Delivery of the weekly review (suitescope review --send).
         self.SUITESCOPE_WEBHOOK_URL = env.get("SUITESCOPE_WEBHOOK_URL", "").strip()
         self.SUITESCOPE_SMTP_HOST = env.get("SUITESCOPE_SMTP_HOST", "").strip()

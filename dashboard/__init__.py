@@ -68,4 +68,17 @@ def create_app(config: ConfigLike = None) -> Flask:
     security.register(app)
     access.register(app)
     register_commands(app)
+    trust_proxies(app, app.config["SUITESCOPE_PROXY_HOPS"])
     return app
+
+
+def trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, take the client's address, scheme, host and
+    path prefix from their ``X-Forwarded-*`` headers (Werkzeug's ProxyFix): the
+    sign-in limit counts per client, not per proxy, and links and secure cookies
+    follow the scheme the browser used. Without proxies those headers are
+    anyone's to forge, so none is trusted."""
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)

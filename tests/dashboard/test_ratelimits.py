@@ -13,12 +13,13 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from limits import parse
 from limits.storage import MemoryStorage, RedisStorage
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
+from config import Config
 from dashboard import create_app, ratelimits
 from dashboard.extensions import db
 from dashboard.models import Upload
@@ -348,3 +349,48 @@ def test_workers_sharing_redis_share_the_count(build_app, redis_prefix):
     assert "address:127.0.0.1" in keys[0]
     # The moving window keeps one entry per allowed hit, both made by the first app.
     assert server.llen(keys[0]) == 2
+
+
+# Behind reverse proxies
+
+
+def sign_in_from(client, forwarded_for: str):
+    return client.post(
+        "/sign-in",
+        data={"username": "alice", "password": "wrong-password"},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
+def test_behind_a_trusted_proxy_each_client_counts_alone(build_app):
+    client = build_app(SUITESCOPE_PROXY_HOPS=1).test_client()
+    for _ in range(2):
+        assert sign_in_from(client, "198.51.100.1").status_code == 422
+    assert sign_in_from(client, "198.51.100.1").status_code == 429
+    assert sign_in_from(client, "198.51.100.2").status_code == 422, "another client"
+
+
+def test_without_trusted_proxies_a_forwarded_for_header_is_ignored(build_app):
+    client = build_app().test_client()
+    for _ in range(2):
+        assert sign_in_from(client, "198.51.100.1").status_code == 422
+    assert sign_in_from(client, "198.51.100.2").status_code == 429, "anyone can forge it"
+
+
+def test_a_trusted_proxy_gives_the_scheme_host_and_prefix(build_app):
+    app = build_app(SUITESCOPE_PROXY_HOPS=1)
+    app.add_url_rule("/where", "where", lambda: request.url)
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "ci.example.com",
+        "X-Forwarded-Prefix": "/suitescope",
+    }
+    assert app.test_client().get("/where", headers=headers).text == (
+        "https://ci.example.com/suitescope/where"
+    )
+
+
+@pytest.mark.parametrize("hops", ["-1", "two"])
+def test_proxy_hops_must_be_a_count(hops):
+    with pytest.raises(RuntimeError, match="SUITESCOPE_PROXY_HOPS"):
+        Config(environ={"SUITESCOPE_PROXY_HOPS": hops, "SECRET_KEY": "x"})
