@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
@@ -66,6 +66,9 @@ EVIDENCE_LIMIT = 20
 # Up to this many candidates their ids are listed, so the database can use the
 # (case_id, run_id) index; beyond, the candidate subquery is cheaper than the list.
 MAX_LISTED_CASES = 2000
+# Up to this many cases, their suspect results are read case by case (a test's
+# page), not run by run.
+FEW_CASES = 20
 SHORT_SHA = 7
 
 
@@ -877,23 +880,47 @@ def _load_cases_by_id(
 
 
 def _load_suspects(context: _RunsContext, case_ids: list[int] | None = None) -> dict:
-    """Per case, its failures and retry flakes in the scope's ordinary runs (the
-    covering partial index answers alone)."""
+    """Per case, its failures and retry flakes in the scope's ordinary runs: for
+    every case, the covering partial index answers alone, run by run; for a few
+    cases, each case's own results in the case-history index, between the first
+    and last run (a test's page needs no seek per run of the window)."""
     found: dict[int, _Suspects] = defaultdict(_Suspects)
-    for chunk in rollups.chunks([run.id for run in context.ordinary]):
-        query = select(
-            Result.case_id, Result.run_id, Result.outcome, Result.retry_flake, Result.attempts,
-            Result.duration_s,
-        ).where(Result.run_id.in_(chunk), _suspect_condition())  # fmt: skip
+    for case_id, run_id, outcome, retry_flake, attempts, seconds in _suspect_rows(
+        context, case_ids
+    ):
+        suspects = found[case_id]
+        if outcome == "failed" or outcome == "error":
+            suspects.fails[run_id] = outcome
+        if retry_flake:
+            suspects.retries[run_id] = (outcome, attempts or 1, seconds or 0.0)
+    return found
+
+
+def _suspect_rows(context: _RunsContext, case_ids: list[int] | None) -> Iterator[tuple]:
+    columns = (
+        Result.case_id, Result.run_id, Result.outcome, Result.retry_flake, Result.attempts,
+        Result.duration_s,
+    )  # fmt: skip
+    ordinary = [run.id for run in context.ordinary]
+    if case_ids is not None and len(case_ids) <= FEW_CASES:
+        if not ordinary:
+            return
+        # Spelt out, not the partial index's own words: SQLite would take that index
+        # and seek every run of the window.
+        suspect = Result.outcome.in_(FAILED_OUTCOMES) | Result.retry_flake.is_(True)
+        query = select(*columns).where(
+            Result.case_id.in_(case_ids),
+            Result.run_id.between(min(ordinary), max(ordinary)),
+            suspect,
+        )
+        wanted = set(ordinary)
+        yield from (row for row in rollups.raw_iter(query) if row[1] in wanted)
+        return
+    for chunk in rollups.chunks(ordinary):
+        query = select(*columns).where(Result.run_id.in_(chunk), _suspect_condition())
         if case_ids is not None:
             query = query.where(Result.case_id.in_(case_ids))
-        for case_id, run_id, outcome, retry_flake, attempts, seconds in rollups.raw_iter(query):
-            suspects = found[case_id]
-            if outcome == "failed" or outcome == "error":
-                suspects.fails[run_id] = outcome
-            if retry_flake:
-                suspects.retries[run_id] = (outcome, attempts or 1, seconds or 0.0)
-    return found
+        yield from rollups.raw_iter(query)
 
 
 def _infrastructure_failures(context: _RunsContext, case_ids: list[int]) -> dict[int, int]:
