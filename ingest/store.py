@@ -5,6 +5,11 @@ per case with failure details: rows are bulk-loaded into them (``COPY`` on
 PostgreSQL, ``executemany`` on SQLite), then two set-based statements upsert the
 case identities and the results. The same SQL runs on both engines, and
 100,000 cases never become 100,000 ORM objects.
+
+The staging tables live as long as their database connection: created when it
+opens (``create_staging_tables``), emptied after each report. Creating and
+dropping them in every upload cost PostgreSQL four catalog changes, each of
+which every other connection then had to take in.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 
 from dashboard.models import (
     Case,
@@ -80,6 +87,8 @@ STAGING = Table(
     Column("attempts", Integer),
     Column("retry_flake", Boolean),
     prefixes=["TEMPORARY"],
+    # Emptied at commit anyway, cheaply: kept from growing if an upload fails.
+    postgresql_on_commit="DELETE ROWS",
 )
 # Failure details apart, for the few cases that have any: most cases pass, and
 # SQLite's driver binds a NULL through its adapter lookup, slowly. Measured on
@@ -94,7 +103,11 @@ STAGED_DETAILS = Table(
     Column("trace", Text),
     Column("fingerprint", String(64)),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
 )
+STAGING_TABLES = (STAGING, STAGED_DETAILS)
+# In a pooled connection's ``info``: its staging tables exist for good.
+STAGING_READY = "suitescope_staging_ready"
 
 
 def dialect_name(session: Session) -> str:
@@ -231,11 +244,34 @@ def detail_rows(cases: Iterable[ParsedCase]) -> Iterator[tuple]:
 ANALYZE_STAGING_FROM = 5_000
 
 
+def staging_ddl(dialect: Dialect) -> list[str]:
+    return [
+        str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))
+        for table in STAGING_TABLES
+    ]
+
+
+def create_staging_tables(dbapi_connection, dialect: Dialect, info: dict) -> None:
+    """Create the staging tables of a new database connection, outside any transaction.
+
+    Called by the engine's ``connect`` hook (``dashboard.database``); ``info``
+    is the pooled connection's, where ``load_staging`` looks for them.
+    """
+    cursor = dbapi_connection.cursor()
+    for statement in staging_ddl(dialect):
+        cursor.execute(statement)
+    cursor.close()
+    info[STAGING_READY] = True
+
+
 def load_staging(session: Session, cases: list[ParsedCase]) -> None:
     connection = session.connection()
+    if not connection.connection.info.get(STAGING_READY):
+        # A connection that did not open through our engine set-up: the tables
+        # go with this transaction if it rolls back, so they are not noted.
+        for statement in staging_ddl(connection.dialect):
+            connection.exec_driver_sql(statement)
     loads = [(STAGING, staging_rows(cases)), (STAGED_DETAILS, detail_rows(cases))]
-    for table, _ in loads:
-        table.create(connection)
     if dialect_name(session) == "postgresql":
         cursor = connection.connection.driver_connection.cursor()
         with cursor:
@@ -259,10 +295,13 @@ def load_staging(session: Session, cases: list[ParsedCase]) -> None:
         cursor.close()
 
 
-def drop_staging(session: Session) -> None:
-    connection = session.connection()
-    for table in (STAGING, STAGED_DETAILS):
-        table.drop(connection)
+def clear_staging(session: Session) -> None:
+    """Empty the staging tables for the next report of this transaction.
+
+    Only after success: a failure rolls the transaction back, staged rows included.
+    """
+    for table in STAGING_TABLES:
+        session.execute(table.delete())
 
 
 CASE_COLUMNS = ["project_id", "file", "classname", "name", "suite", "identity", "first_seen_at"]
@@ -431,15 +470,13 @@ def run_has_results(session: Session, run: Run) -> bool:
 def store_test_report(session: Session, run: Run, report: ParsedTestReport) -> None:
     had_results = run_has_results(session, run)
     load_staging(session, report.cases)
-    try:
-        upsert_cases(session, run.project_id, run.started_at)
-        note_rollup_changes(session, run)
-        if had_results:
-            upsert_results(session, run.project_id, run.id)
-        else:
-            insert_results(session, run.project_id, run.id)
-    finally:
-        drop_staging(session)
+    upsert_cases(session, run.project_id, run.started_at)
+    note_rollup_changes(session, run)
+    if had_results:
+        upsert_results(session, run.project_id, run.id)
+    else:
+        insert_results(session, run.project_id, run.id)
+    clear_staging(session)
     if report.wall_seconds is not None:
         run.wall_seconds = max(run.wall_seconds or 0.0, report.wall_seconds)
 
