@@ -222,6 +222,13 @@ def store_prepared(
         branch=meta.branch,
         build_url=meta.build_url,
     )
+    # The run's changes (metadata, totals, rollup marks) go out in one UPDATE at
+    # the end rather than one before each later query: none of them reads the row.
+    with session.no_autoflush:
+        return store_into_run(session, run, prepared)
+
+
+def store_into_run(session: Session, run: Run, prepared: Sequence[PreparedFile]) -> UploadOutcome:
     summaries: list[FileSummary] = []
     stored_any = False
     for item in prepared:
