@@ -133,8 +133,9 @@ def get_or_create_run(
     commit: str | None,
     branch: str | None,
     build_url: str | None,
-) -> Run:
-    """The run for (project, build, job), created if new, locked for this transaction.
+) -> tuple[Run, bool]:
+    """The run for (project, build, job), locked for this transaction, and whether
+    this call created it (then it holds nothing yet: no results, no coverage).
 
     Concurrent shards of one build race to insert the same row; ``ON CONFLICT
     DO NOTHING`` lets exactly one win, and the row lock then serialises their
@@ -152,8 +153,9 @@ def get_or_create_run(
             build_url=build_url,
         )
         .on_conflict_do_nothing(index_elements=["project_id", "build", "job"])
+        .returning(Run.__table__.c.id)
     )
-    session.execute(insert_run)
+    created = session.execute(insert_run).scalar() is not None
     run = session.scalars(
         select(Run)
         .where(Run.project_id == project_id, Run.build == build, Run.job == job)
@@ -164,7 +166,7 @@ def get_or_create_run(
     run.branch = run.branch or branch
     run.build_url = run.build_url or build_url
     run.started_at = min(run.started_at, started_at)
-    return run
+    return run, created
 
 
 def record_upload(session: Session, run: Run, **fields) -> bool:
@@ -487,8 +489,12 @@ def run_has_results(session: Session, run: Run) -> bool:
     )
 
 
-def store_test_report(session: Session, run: Run, report: ParsedTestReport) -> None:
-    had_results = run_has_results(session, run)
+def store_test_report(
+    session: Session, run: Run, report: ParsedTestReport, *, empty_run: bool = False
+) -> None:
+    """Add a report's cases and results to the run; ``empty_run`` if the caller
+    knows the run has no results yet (spares the query)."""
+    had_results = not empty_run and run_has_results(session, run)
     load_staging(session, report.cases)
     large = is_large(len(report.cases))
     upsert_cases(session, run.project_id, run.started_at, large=large)

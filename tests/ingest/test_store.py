@@ -15,7 +15,7 @@ from tests.factories import BASE_TIME, CaseFactory, ProjectFactory, RunFactory
 
 
 def make_run(db_session, project, build="b1", job="default", started_at=BASE_TIME) -> Run:
-    return store.get_or_create_run(
+    run, _ = store.get_or_create_run(
         db_session,
         project.id,
         build=build,
@@ -25,6 +25,7 @@ def make_run(db_session, project, build="b1", job="default", started_at=BASE_TIM
         branch="main",
         build_url=None,
     )
+    return run
 
 
 def report(*cases: ParsedCase, wall: float | None = None) -> ParsedTestReport:
@@ -187,7 +188,7 @@ def test_shards_reporting_the_same_case_merge(db_session, first, second, outcome
 def test_get_or_create_run_merges_shards_and_keeps_the_earliest_start(db_session):
     project = ProjectFactory()
     first = make_run(db_session, project, started_at=BASE_TIME)
-    again = store.get_or_create_run(
+    again, created = store.get_or_create_run(
         db_session,
         project.id,
         build="b1",
@@ -198,6 +199,7 @@ def test_get_or_create_run_merges_shards_and_keeps_the_earliest_start(db_session
         build_url="https://ci.example.org/1",
     )
     assert again.id == first.id
+    assert not created
     assert again.started_at == BASE_TIME - timedelta(minutes=5)
     assert again.commit_sha == "abc"
     assert again.build_url == "https://ci.example.org/1"
