@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from dashboard.extensions import db
+from ingest.store import create_staging_tables
 from ingest.transactions import WRITER_OPTION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -37,10 +38,11 @@ def configure_postgresql(engine: Engine) -> None:
     engine._suitescope_configured = True
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record) -> None:
+    def on_connect(dbapi_connection, record) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("SET jit = off")
         cursor.close()
+        create_staging_tables(dbapi_connection, engine.dialect, record.info)
         dbapi_connection.commit()
 
 
@@ -57,7 +59,7 @@ def configure_sqlite(engine: Engine) -> None:
     engine._suitescope_configured = True
 
     @event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection, _record) -> None:
+    def on_connect(dbapi_connection, record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -70,6 +72,7 @@ def configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+        create_staging_tables(dbapi_connection, engine.dialect, record.info)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:

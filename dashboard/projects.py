@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from dashboard.extensions import db
 from dashboard.models import ApiToken, Project, Run, utcnow
@@ -87,7 +88,9 @@ def revoke_token(project: Project, token_id: int) -> ApiToken:
 def find_token(secret: str) -> ApiToken | None:
     """The token whose hash matches ``secret``, compared in constant time."""
     wanted = ApiToken.hash_token(secret)
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == wanted))
+    # With its project in the same query: callers need its slug next.
+    query = select(ApiToken).where(ApiToken.token_hash == wanted)
+    token = db.session.scalar(query.options(joinedload(ApiToken.project)))
     if token is None or not hmac.compare_digest(token.token_hash, wanted):
         return None
     return token

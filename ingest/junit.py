@@ -7,10 +7,12 @@ drivers feed it the same events:
 * ``parse_junit(data)`` gives it to lxml's parser, so a 100,000-case report is
   read in one pass with no tree and no per-element proxy objects (``iterparse``
   with the same work per case took half as long again);
-* ``parse_junit_root(root)`` replays a tree that is already parsed: detection
-  parses small files once and dispatches on the root element.
+* ``parse_junit_root(root)`` replays a tree that is already parsed.
 
-Same events, same reader, same report; a test holds the two drivers to that.
+Detection streams every JUnit file, whatever its size (a tree and a replay cost
+a 1,000-case report more than twice the streaming pass); a tree reaches the
+reader only when its caller already holds one. Same events, same reader, same
+report; a test holds the two drivers to that.
 
 junitparser is not used: its ``time``/``tests`` accessors raise on odd values
 and write computed statistics back into the document when an attribute is

@@ -212,7 +212,7 @@ def store_prepared(
     started_at: datetime,
     prepared: Sequence[PreparedFile],
 ) -> UploadOutcome:
-    run = store.get_or_create_run(
+    run, created = store.get_or_create_run(
         session,
         project_id,
         build=meta.build or f"upload-{uuid.uuid4().hex}",
@@ -222,8 +222,20 @@ def store_prepared(
         branch=meta.branch,
         build_url=meta.build_url,
     )
+    # The run's changes (metadata, totals, rollup marks) go out in one UPDATE at
+    # the end rather than one before each later query: none of them reads the row.
+    with session.no_autoflush:
+        return store_into_run(session, run, prepared, created)
+
+
+def store_into_run(
+    session: Session, run: Run, prepared: Sequence[PreparedFile], created: bool
+) -> UploadOutcome:
+    """Store each new file into the run; ``created``: the run is new in this
+    transaction, so whatever it holds, this upload stored (no need to ask)."""
     summaries: list[FileSummary] = []
     stored_any = False
+    empty_run, has_coverage = created, not created
     for item in prepared:
         is_new = store.record_upload(
             session,
@@ -241,8 +253,12 @@ def store_prepared(
             summaries.append(item.summary(duplicate=True))
             continue
         stored_any = True
-        extra = store_report(session, run, item.report)
+        extra = store_report(session, run, item.report, empty_run=empty_run)
         summaries.append(item.summary(extra_warnings=extra))
+        if item.kind == "tests":
+            empty_run = False
+        else:
+            has_coverage = True
     if stored_any:
         store.refresh_run_totals(session, run)
     # Also when nothing new was stored: an earlier start time may have moved the run.
@@ -252,14 +268,14 @@ def store_prepared(
         run_id=run.id,
         duplicate=not stored_any,
         counts=run_counts(run),
-        coverage=coverage_rates(session, run),
+        coverage=coverage_rates(session, run) if has_coverage else None,
         files=summaries,
     )
 
 
-def store_report(session: Session, run: Run, report: ParsedReport) -> list[str]:
+def store_report(session: Session, run: Run, report: ParsedReport, *, empty_run: bool) -> list[str]:
     if isinstance(report, ParsedTestReport):
-        store.store_test_report(session, run, report)
+        store.store_test_report(session, run, report, empty_run=empty_run)
         return []
     return store.store_coverage(session, run, report)
 

@@ -5,6 +5,11 @@ per case with failure details: rows are bulk-loaded into them (``COPY`` on
 PostgreSQL, ``executemany`` on SQLite), then two set-based statements upsert the
 case identities and the results. The same SQL runs on both engines, and
 100,000 cases never become 100,000 ORM objects.
+
+The staging tables live as long as their database connection: created when it
+opens (``create_staging_tables``), emptied after each report. Creating and
+dropping them in every upload cost PostgreSQL four catalog changes, each of
+which every other connection then had to take in.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from operator import attrgetter
+from typing import Literal
 
 from sqlalchemy import (
     Boolean,
@@ -40,8 +46,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 
 from dashboard.models import (
     Case,
@@ -79,6 +87,8 @@ STAGING = Table(
     Column("attempts", Integer),
     Column("retry_flake", Boolean),
     prefixes=["TEMPORARY"],
+    # Emptied at commit anyway, cheaply: kept from growing if an upload fails.
+    postgresql_on_commit="DELETE ROWS",
 )
 # Failure details apart, for the few cases that have any: most cases pass, and
 # SQLite's driver binds a NULL through its adapter lookup, slowly. Measured on
@@ -93,7 +103,11 @@ STAGED_DETAILS = Table(
     Column("trace", Text),
     Column("fingerprint", String(64)),
     prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
 )
+STAGING_TABLES = (STAGING, STAGED_DETAILS)
+# In a pooled connection's ``info``: its staging tables exist for good.
+STAGING_READY = "suitescope_staging_ready"
 
 
 def dialect_name(session: Session) -> str:
@@ -119,8 +133,9 @@ def get_or_create_run(
     commit: str | None,
     branch: str | None,
     build_url: str | None,
-) -> Run:
-    """The run for (project, build, job), created if new, locked for this transaction.
+) -> tuple[Run, bool]:
+    """The run for (project, build, job), locked for this transaction, and whether
+    this call created it (then it holds nothing yet: no results, no coverage).
 
     Concurrent shards of one build race to insert the same row; ``ON CONFLICT
     DO NOTHING`` lets exactly one win, and the row lock then serialises their
@@ -138,8 +153,9 @@ def get_or_create_run(
             build_url=build_url,
         )
         .on_conflict_do_nothing(index_elements=["project_id", "build", "job"])
+        .returning(Run.__table__.c.id)
     )
-    session.execute(insert_run)
+    created = session.execute(insert_run).scalar() is not None
     run = session.scalars(
         select(Run)
         .where(Run.project_id == project_id, Run.build == build, Run.job == job)
@@ -150,7 +166,7 @@ def get_or_create_run(
     run.branch = run.branch or branch
     run.build_url = run.build_url or build_url
     run.started_at = min(run.started_at, started_at)
-    return run
+    return run, created
 
 
 def record_upload(session: Session, run: Run, **fields) -> bool:
@@ -230,11 +246,40 @@ def detail_rows(cases: Iterable[ParsedCase]) -> Iterator[tuple]:
 ANALYZE_STAGING_FROM = 5_000
 
 
+def is_large(cases: int) -> bool:
+    """Whether a report stages enough cases to be analyzed (PostgreSQL), so that
+    set-based plans (hashing the project's cases) pay off."""
+    return cases >= ANALYZE_STAGING_FROM
+
+
+def staging_ddl(dialect: Dialect) -> list[str]:
+    return [
+        str(CreateTable(table, if_not_exists=True).compile(dialect=dialect))
+        for table in STAGING_TABLES
+    ]
+
+
+def create_staging_tables(dbapi_connection, dialect: Dialect, info: dict) -> None:
+    """Create the staging tables of a new database connection, outside any transaction.
+
+    Called by the engine's ``connect`` hook (``dashboard.database``); ``info``
+    is the pooled connection's, where ``load_staging`` looks for them.
+    """
+    cursor = dbapi_connection.cursor()
+    for statement in staging_ddl(dialect):
+        cursor.execute(statement)
+    cursor.close()
+    info[STAGING_READY] = True
+
+
 def load_staging(session: Session, cases: list[ParsedCase]) -> None:
     connection = session.connection()
+    if not connection.connection.info.get(STAGING_READY):
+        # A connection that did not open through our engine set-up: the tables
+        # go with this transaction if it rolls back, so they are not noted.
+        for statement in staging_ddl(connection.dialect):
+            connection.exec_driver_sql(statement)
     loads = [(STAGING, staging_rows(cases)), (STAGED_DETAILS, detail_rows(cases))]
-    for table, _ in loads:
-        table.create(connection)
     if dialect_name(session) == "postgresql":
         cursor = connection.connection.driver_connection.cursor()
         with cursor:
@@ -247,8 +292,10 @@ def load_staging(session: Session, cases: list[ParsedCase]) -> None:
         # may pick a nested-loop join over 100,000 rows. Below a few thousand
         # rows that plan is the right one anyway, and ANALYZE would cost a
         # typical 1,000-case upload about 5% of its time.
-        if len(cases) >= ANALYZE_STAGING_FROM:
-            connection.exec_driver_sql(f"ANALYZE {STAGING.name}, {STAGED_DETAILS.name}")
+        if is_large(len(cases)):
+            connection.exec_driver_sql(
+                f"ANALYZE {STAGING.name} (identity), {STAGED_DETAILS.name} (position)"
+            )
     else:
         # sqlite3 consumes the generators row by row: no second copy of the report.
         cursor = connection.connection.driver_connection.cursor()
@@ -258,10 +305,13 @@ def load_staging(session: Session, cases: list[ParsedCase]) -> None:
         cursor.close()
 
 
-def drop_staging(session: Session) -> None:
-    connection = session.connection()
-    for table in (STAGING, STAGED_DETAILS):
-        table.drop(connection)
+def clear_staging(session: Session) -> None:
+    """Empty the staging tables for the next report of this transaction.
+
+    Only after success: a failure rolls the transaction back, staged rows included.
+    """
+    for table in STAGING_TABLES:
+        session.execute(table.delete())
 
 
 CASE_COLUMNS = ["project_id", "file", "classname", "name", "suite", "identity", "first_seen_at"]
@@ -283,7 +333,7 @@ def _staged_cases(project_id: int, seen_at: datetime) -> Select:
     ).where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
 
 
-def upsert_cases(session: Session, project_id: int, seen_at: datetime) -> None:
+def upsert_cases(session: Session, project_id: int, seen_at: datetime, *, large: bool) -> None:
     """Add identities this project has not seen; keep the earliest first sighting.
 
     On PostgreSQL the fast path is a plain insert of the staged identities the
@@ -297,12 +347,17 @@ def upsert_cases(session: Session, project_id: int, seen_at: datetime) -> None:
     anti-join looks each identity up a second time (measured on 100,000 new
     cases: 0.25 s with it, 0.18 s without). Its writers hold the write lock
     (``BEGIN IMMEDIATE``), so no other upload can add cases meanwhile.
+
+    So does PostgreSQL for an upload that is not ``large`` (``is_large``), most
+    of its cases known as a rule: the anti-join hashed every case of the project
+    to find the few it lacks, where ``ON CONFLICT`` probes the index once per
+    staged case, and needs no savepoint.
     """
     # Before the insert: the check then reads only the cases known before this
     # upload (none at all on a project's first one), and the new ones are
     # inserted with the right first sighting anyway.
     backdate_first_sightings(session, project_id, seen_at)
-    if dialect_name(session) == "sqlite":
+    if dialect_name(session) == "sqlite" or not large:
         insert_new_cases_on_conflict(session, project_id, seen_at)
         return
     cases = Case.__table__
@@ -346,12 +401,24 @@ def backdate_first_sightings(session: Session, project_id: int, seen_at: datetim
     )
 
 
-def _staged_results(project_id: int, run_id: int) -> Select:
+def _staged_results(project_id: int, run_id: int, *, large: bool) -> Select:
     cases = Case.__table__
+    same_case = and_(cases.c.project_id == project_id, cases.c.identity == STAGING.c.identity)
+    staged = STAGING.outerjoin(STAGED_DETAILS, STAGED_DETAILS.c.position == STAGING.c.position)
+    if large:
+        # Analyzed: PostgreSQL hashes the project's cases (100,000 new ones: 0.3 s,
+        # where a probe per case took 0.5 s).
+        case_id = cases.c.id
+        staged = staged.join(cases, same_case)
+    else:
+        # A probe per case (every staged one has its case by now), whatever the
+        # planner guesses of an unanalyzed staging table: as a join, PostgreSQL
+        # hashed every case of the project for a 1,000-case upload.
+        case_id = select(cases.c.id).where(same_case).scalar_subquery()
     return (
         select(
             literal(run_id),
-            cases.c.id,
+            case_id,
             STAGING.c.outcome,
             STAGING.c.duration_s,
             STAGING.c.attempts,
@@ -361,29 +428,24 @@ def _staged_results(project_id: int, run_id: int) -> Select:
             STAGED_DETAILS.c.trace,
             STAGED_DETAILS.c.fingerprint,
         )
-        .select_from(
-            STAGING.join(
-                cases,
-                and_(cases.c.project_id == project_id, cases.c.identity == STAGING.c.identity),
-            ).outerjoin(STAGED_DETAILS, STAGED_DETAILS.c.position == STAGING.c.position)
-        )
+        .select_from(staged)
         .where(true())
     )
 
 
-def insert_results(session: Session, project_id: int, run_id: int) -> None:
+def insert_results(session: Session, project_id: int, run_id: int, *, large: bool) -> None:
     """The staged results of a run that has none yet: a plain bulk insert.
 
     Safe without ``ON CONFLICT``: the run row is locked for this transaction
     (``get_or_create_run``), so no other upload can add results to it meanwhile.
     """
     statement = Result.__table__.insert().from_select(
-        RESULT_COLUMNS, _staged_results(project_id, run_id)
+        RESULT_COLUMNS, _staged_results(project_id, run_id, large=large)
     )
     session.execute(statement)
 
 
-def upsert_results(session: Session, project_id: int, run_id: int) -> None:
+def upsert_results(session: Session, project_id: int, run_id: int, *, large: bool) -> None:
     """Insert the staged results; a case already in this run (another shard) merges.
 
     Merging follows the retry rules: any pass wins (and a pass next to a
@@ -392,7 +454,7 @@ def upsert_results(session: Session, project_id: int, run_id: int) -> None:
     """
     results = Result.__table__
     statement = upsert(session, results).from_select(
-        RESULT_COLUMNS, _staged_results(project_id, run_id)
+        RESULT_COLUMNS, _staged_results(project_id, run_id, large=large)
     )
     new = statement.excluded
     both = (results.c.outcome, new.outcome)
@@ -427,18 +489,21 @@ def run_has_results(session: Session, run: Run) -> bool:
     )
 
 
-def store_test_report(session: Session, run: Run, report: ParsedTestReport) -> None:
-    had_results = run_has_results(session, run)
+def store_test_report(
+    session: Session, run: Run, report: ParsedTestReport, *, empty_run: bool = False
+) -> None:
+    """Add a report's cases and results to the run; ``empty_run`` if the caller
+    knows the run has no results yet (spares the query)."""
+    had_results = not empty_run and run_has_results(session, run)
     load_staging(session, report.cases)
-    try:
-        upsert_cases(session, run.project_id, run.started_at)
-        note_rollup_changes(session, run)
-        if had_results:
-            upsert_results(session, run.project_id, run.id)
-        else:
-            insert_results(session, run.project_id, run.id)
-    finally:
-        drop_staging(session)
+    large = is_large(len(report.cases))
+    upsert_cases(session, run.project_id, run.started_at, large=large)
+    note_rollup_changes(session, run)
+    if had_results:
+        upsert_results(session, run.project_id, run.id, large=large)
+    else:
+        insert_results(session, run.project_id, run.id, large=large)
+    clear_staging(session)
     if report.wall_seconds is not None:
         run.wall_seconds = max(run.wall_seconds or 0.0, report.wall_seconds)
 
@@ -656,15 +721,14 @@ def _apply(
     executed = contributions.c.outcome != "skipped"
     week = week_of(day)
     # The first upload of a week for a project has no row to merge into: plain
-    # inserts then (a day row exists only beside its week's row).
-    fresh = sign > 0 and _fresh_week(session, run.project_id, week)
-    _apply_weeks(
-        session, run.project_id, week, contributions, executed, infrastructure, sign, fresh
-    )
+    # inserts then (a day row exists only beside its week's row). A later one
+    # finds the rows of (nearly) all its cases there.
+    keys: Keys = "new" if sign > 0 and _fresh_week(session, run.project_id, week) else "existing"
+    _apply_weeks(session, run.project_id, week, contributions, executed, infrastructure, sign, keys)
     if infrastructure:
         return  # an infrastructure failure's durations are no samples
     if sign > 0:
-        _append_samples(session, day, run.id, contributions, executed, fresh)
+        _append_samples(session, day, run.id, contributions, executed, keys)
     else:
         _remove_samples(session, day, run.id, contributions, executed)
 
@@ -676,7 +740,7 @@ def _fresh_week(session: Session, project_id: int, week: date) -> bool:
 
 
 def _apply_weeks(
-    session, project_id, week, contributions, executed, infrastructure, sign, fresh=False
+    session, project_id, week, contributions, executed, infrastructure, sign, keys: Keys
 ) -> None:
     timed = 0 if infrastructure else sign
     duration = week_seconds(contributions.c.duration_s)
@@ -693,16 +757,16 @@ def _apply_weeks(
         bound.label("min_s"),
         bound.label("max_s"),
     ).where(executed)
-    _merge_weeks(session, rows, fresh)
+    _merge_weeks(session, rows, keys)
 
 
-def _merge_weeks(session: Session, rows: Select, fresh: bool = False) -> None:
+def _merge_weeks(session: Session, rows: Select, keys: Keys = "mixed") -> None:
     weeks = CaseWeek.__table__
     _merge(
         session,
         weeks,
         rows,
-        fresh,
+        keys,
         lambda new: {
             "executions": weeks.c.executions + new.executions,
             "timed": weeks.c.timed + new.timed,
@@ -714,13 +778,13 @@ def _merge_weeks(session: Session, rows: Select, fresh: bool = False) -> None:
     )
 
 
-def _merge_days(session: Session, rows: Select, fresh: bool = False) -> None:
+def _merge_days(session: Session, rows: Select, keys: Keys = "mixed") -> None:
     days = CaseDay.__table__
     _merge(
         session,
         days,
         rows,
-        fresh,
+        keys,
         lambda new: {
             "runs": days.c.runs.concat(new.runs),
             "buckets": days.c.buckets.concat(new.buckets),
@@ -728,40 +792,50 @@ def _merge_days(session: Session, rows: Select, fresh: bool = False) -> None:
     )
 
 
-def _merge(session: Session, table: Table, rows: Select, fresh: bool, updates) -> None:
+# What a merge expects of its rows' keys: all "new" (a project's first upload of
+# a week), nearly all "existing" (any later upload of the week), or "mixed" (many
+# runs rolled up at once, most of their keys new).
+Keys = Literal["new", "existing", "mixed"]
+
+
+def _merge(session: Session, table: Table, rows: Select, keys: Keys, updates) -> None:
     """Add ``rows`` (labelled like the table's columns) into ``table``: a row whose
     key exists is updated with ``updates(new)``, any other inserted.
 
-    ``fresh`` rows (no key can exist yet) go in with a plain insert. Else SQLite
-    does it in one ``INSERT ... ON CONFLICT``; on PostgreSQL that costs a
-    speculative insertion per row (twice the time of a plain insert), so existing
-    keys are updated by a join and the rest inserted with an anti-join. Should a
+    ``new`` rows go in with a plain insert. Else SQLite does it in one
+    ``INSERT ... ON CONFLICT``, and so does PostgreSQL for ``existing`` keys: it
+    finds each key's row once and updates it. For a new key, though, PostgreSQL
+    pays a speculative insertion (twice the time of a plain insert), so ``mixed``
+    rows are merged in two steps there: existing keys locked in key order and
+    updated by a join, the rest inserted with an anti-join. (For a 1,000-case
+    upload into a busy week those three passes over the key cost 37 ms, the one
+    ``ON CONFLICT`` 16: each pass walks the rows' dead versions.) Should a
     concurrent upload insert one of the same keys first, the unique index objects
     and the merge is redone with ``ON CONFLICT``.
     """
-    keys = [column.name for column in table.primary_key.columns]
+    key_names = [column.name for column in table.primary_key.columns]
     names = [column.name for column in rows.selected_columns]
     # Concurrent uploads of a project touch the same keys (its cases, this week):
     # taking them in one order, the key's, keeps them from deadlocking.
-    rows = rows.order_by(*(rows.selected_columns[key] for key in keys))
-    if fresh:
+    rows = rows.order_by(*(rows.selected_columns[key] for key in key_names))
+    if keys == "new":
         try:
             with session.begin_nested():
                 session.execute(table.insert().from_select(names, rows))
             return
         except IntegrityError:
             pass
-    if dialect_name(session) == "postgresql":
+    if keys == "mixed" and dialect_name(session) == "postgresql":
         try:
             with session.begin_nested():
-                _lock_existing(session, table, keys, rows)
-                _update_then_insert(session, table, keys, names, rows, updates)
+                _lock_existing(session, table, key_names, rows)
+                _update_then_insert(session, table, key_names, names, rows, updates)
             return
         except IntegrityError:
             pass
     statement = upsert(session, table).from_select(names, rows)
     statement = statement.on_conflict_do_update(
-        index_elements=keys, set_=updates(statement.excluded)
+        index_elements=key_names, set_=updates(statement.excluded)
     )
     session.execute(statement)
 
@@ -823,14 +897,14 @@ def _widen(old, new, *, lower: bool):
     return case((or_(old.is_(None), and_(new.is_not(None), beyond)), new), else_=old)
 
 
-def _append_samples(session, day, run_id, contributions, executed, fresh=False) -> None:
+def _append_samples(session, day, run_id, contributions, executed, keys: Keys) -> None:
     rows = select(
         literal(day, Date()).label("day"),
         contributions.c.case_id.label("case_id"),
         literal(CaseDay.run_tag(run_id)).label("runs"),
         bucket_char(session, contributions.c.duration_s).label("buckets"),
     ).where(executed)
-    _merge_days(session, rows, fresh)
+    _merge_days(session, rows, keys)
 
 
 def _remove_samples(session, day, run_id, contributions, executed) -> None:

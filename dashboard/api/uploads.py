@@ -73,6 +73,9 @@ def create_upload():
     files, fields = incoming_files()
     meta = parse_metadata(fields)
     project_id, slug = token.project_id, token.project.slug
+    # Keep the token as it was read: the commits below would expire it, and
+    # noting its use afterwards would then read it again.
+    db.session.expunge(token)
     # End the token's read transaction: the upload is written in a transaction of
     # its own, begun as a writer (see ingest.transactions).
     db.session.commit()

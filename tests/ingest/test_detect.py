@@ -18,7 +18,9 @@ from ingest.errors import (
     TooLarge,
     UnsupportedFormat,
 )
+from ingest.junit import parse_junit_root
 from ingest.records import ParsedCoverage, ParsedTestReport
+from ingest.xmlsafe import parse_xml
 
 JUNIT = b'<testsuite name="S"><testcase classname="C" name="t" time="0.5"/></testsuite>'
 COBERTURA = (
@@ -248,22 +250,20 @@ def test_reports_without_cases_or_files_are_empty(data: bytes) -> None:
     assert caught.value.status == 422
 
 
-# --- Large JUnit files are streamed --------------------------------------------------------
+# --- JUnit files are streamed --------------------------------------------------------------
 
 
-def test_large_junit_is_streamed_without_building_a_tree(monkeypatch: pytest.MonkeyPatch) -> None:
-    small = detect_and_parse(JUNIT)
-    monkeypatch.setattr(ingest.detect, "STREAM_JUNIT_ABOVE_BYTES", 10)
+def test_junit_is_streamed_without_building_a_tree(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = parse_junit_root(parse_xml(JUNIT))
 
     def no_tree(data: bytes) -> None:
-        raise AssertionError("a large JUnit file was parsed into a tree")
+        raise AssertionError("a JUnit file was parsed into a tree")
 
     monkeypatch.setattr(ingest.detect, "parse_xml", no_tree)
-    assert detect_and_parse(JUNIT) == small
+    assert detect_and_parse(JUNIT) == expected
 
 
-def test_large_coverage_xml_is_still_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.detect, "STREAM_JUNIT_ABOVE_BYTES", 10)
+def test_coverage_xml_is_still_parsed() -> None:
     assert detect_and_parse(COBERTURA).format == "cobertura"
     with pytest.raises(ForbiddenXml):
         detect_and_parse(b'<!DOCTYPE t [<!ENTITY x "y">]><testsuite>&x;</testsuite>')

@@ -36,7 +36,7 @@ import pytest
 import ingest.detect
 from ingest.coverage import MAX_COUNT, clover, cobertura, coveragepy, gocover, jacoco, lcov
 from ingest.coverage.paths import MAX_PATH_CHARS
-from ingest.detect import STREAM_JUNIT_ABOVE_BYTES, decompress, detect_and_parse
+from ingest.detect import decompress, detect_and_parse
 from ingest.errors import (
     EmptyReport,
     ForbiddenXml,
@@ -256,10 +256,13 @@ def xml_entry_points() -> list[tuple[str, str]]:
     return pairs
 
 
+LARGE_BYTES = 2 * 1024 * 1024
+
+
 def streamed(data: bytes) -> bytes:
-    """A JUnit document made large enough for detection to stream it (no tree)."""
+    """A JUnit document made large (2 MB): every byte of it goes through the stream."""
     filler = b"<testcase classname='filler' name='f%d'/>"
-    count = STREAM_JUNIT_ABOVE_BYTES // len(filler) + 1
+    count = LARGE_BYTES // len(filler) + 1
     cut = data.rindex(b"</testsuite>")
     return data[:cut] + b"".join(filler % i for i in range(count)) + data[cut:]
 
@@ -285,7 +288,7 @@ def test_entity_expansion_attacks_are_refused(attack, parser, kind, padded) -> N
 def test_entity_attacks_in_a_streamed_junit_file_are_refused(padded) -> None:
     for data in (billion_laughs(padded=padded), quadratic_blowup(padded=padded)):
         large = streamed(data)
-        assert len(large) > STREAM_JUNIT_ABOVE_BYTES
+        assert len(large) > LARGE_BYTES
         with pytest.raises(ForbiddenXml):
             detect_and_parse(large, "big.xml")
 

@@ -129,19 +129,31 @@ def test_a_first_upload_rolls_the_run_up(db_session, project):
 
 
 def test_a_later_upload_locks_the_rows_it_updates_in_key_order(db_session, project, count_queries):
-    """Concurrent uploads of a project update the same week rows: each takes their
-    locks in key order before updating, so two never wait on each other in a
-    cycle (seen as "deadlock detected" under ``bench.load`` before)."""
+    """Concurrent uploads of a project update the same week and day rows: each takes
+    their locks in key order, so two never wait on each other in a cycle (seen as
+    "deadlock detected" under ``bench.load`` before). A later upload merges each
+    table with one ``INSERT ... ON CONFLICT DO UPDATE`` over rows sorted by the key,
+    and PostgreSQL locks each existing row when it reaches it: in key order. An
+    ``UPDATE`` joined to the rows would lock them in its plan's order instead."""
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("SQLite's writers hold the whole database; there are no row locks")
     upload(db_session, project, "1", [case("b"), case("a")])
     with count_queries.watching() as queries:
         upload(db_session, project, "2", [case("b"), case("a")])
-    locking = [q for q in queries.statements if "FOR UPDATE OF case_week" in q]
-    assert locking, "the week rows are updated without being locked first"
-    assert "ORDER BY case_week.project_id, case_week.week, case_week.case_id" in locking[0]
-    first_update = next(i for i, q in enumerate(queries.statements) if "UPDATE case_week" in q)
-    assert queries.statements.index(locking[0]) < first_update
+    for table, key in [
+        ("case_week", "project_id, week, case_id"),
+        ("case_day", "case_id, day"),
+    ]:
+        writes = [
+            q
+            for q in queries.statements
+            if q.startswith(("INSERT", "UPDATE", "WITH")) and table in q
+        ]
+        assert writes, f"the upload left {table} alone"
+        for write in writes:
+            assert write.startswith(f"INSERT INTO {table} "), write
+            assert f"ON CONFLICT ({key}) DO UPDATE" in write
+            assert f"ORDER BY {key}" in write
     assert_rollups_match(db_session, project)
 
 
