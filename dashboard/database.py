@@ -42,6 +42,8 @@ def configure_postgresql(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("SET jit = off")
         cursor.close()
+        # Committed first: the staging tables may be refused and rolled back.
+        dbapi_connection.commit()
         create_staging_tables(dbapi_connection, engine.dialect, record.info)
         dbapi_connection.commit()
 

@@ -266,9 +266,17 @@ def create_staging_tables(dbapi_connection, dialect: Dialect, info: dict) -> Non
     is the pooled connection's, where ``load_staging`` looks for them.
     """
     cursor = dbapi_connection.cursor()
-    for statement in staging_ddl(dialect):
-        cursor.execute(statement)
-    cursor.close()
+    try:
+        for statement in staging_ddl(dialect):
+            cursor.execute(statement)
+    except dialect.loaded_dbapi.Error:
+        # A read-only database (a PostgreSQL standby, default_transaction_read_only)
+        # refuses even temporary tables. Reads must still work: an upload then
+        # creates them in its own transaction, where the refusal is the usual 503.
+        dbapi_connection.rollback()
+        return
+    finally:
+        cursor.close()
     info[STAGING_READY] = True
 
 

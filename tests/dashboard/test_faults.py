@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from dashboard.extensions import db
@@ -223,6 +224,33 @@ def test_a_read_only_sqlite_file_refuses_uploads_with_503_and_still_serves_reads
     assert "read-only" in [p["slug"] for p in projects.get_json()["projects"]]
     assert client.get("/p/read-only/runs").status_code == 200
     assert stored(writable, "read-only") == before
+    dispose(read_only)
+    dispose(writable)
+
+
+def test_a_read_only_postgresql_refuses_uploads_with_503_and_still_serves_reads(
+    committed_database,
+):
+    """As a hot standby, or a server set to ``default_transaction_read_only``."""
+    if committed_database.dialect != "postgresql":
+        pytest.skip("SQLite's read-only file is tested above")
+    writable = committed_database.app()
+    token = project_with_token(writable, "pg-read-only")
+    post_upload(writable.test_client(), token, build="before")
+    before = stored(writable, "pg-read-only")
+    url = make_url(committed_database.url).update_query_dict(
+        {"options": "-c default_transaction_read_only=on"}
+    )
+    read_only = committed_database.app(url=url.render_as_string(hide_password=False))
+    client = read_only.test_client()
+
+    assert_unavailable(post_upload(client, token, build="refused"), "read_only", "read-only")
+
+    projects = client.get("/api/v1/projects")
+    assert projects.status_code == 200
+    assert "pg-read-only" in [p["slug"] for p in projects.get_json()["projects"]]
+    assert client.get("/p/pg-read-only/runs").status_code == 200
+    assert stored(writable, "pg-read-only") == before
     dispose(read_only)
     dispose(writable)
 
