@@ -479,10 +479,9 @@ def flaky_report(scope: Scope, *, status: str | None = None) -> list[CaseFlakine
     non-infrastructure run of the scope, or an active quarantine. A first query
     reads the scope's runs. When they are not all rolled up, a second one loads
     the candidates and a third reads all their executions in the scope. When
-    they are, the suspect results
-    of the scope's runs name the candidates (``_report_from_rollups``): a
-    handful of queries, whatever the number of cases, no row of an ordinary
-    pass read, and only the cases reported loaded."""
+    they are, the suspect results of the scope's runs name the candidates
+    (``_report_from_rollups``): a handful of queries, whatever the number of
+    cases, no row of an ordinary pass read, and only the cases reported loaded."""
     if status is not None and status not in REPORT_STATUSES:
         raise ValueError(f"status must be one of {', '.join(REPORT_STATUSES)}; got {status!r}")
     runs = rollups.scope_runs(scope)
