@@ -485,8 +485,7 @@ def flaky_report(scope: Scope, *, status: str | None = None) -> list[CaseFlakine
     if status is not None and status not in REPORT_STATUSES:
         raise ValueError(f"status must be one of {', '.join(REPORT_STATUSES)}; got {status!r}")
     runs = rollups.scope_runs(scope)
-    # Without runs, only quarantines can be reported: the results path finds them.
-    if runs and all(run.rolled_up for run in runs):
+    if _all_rolled_up(runs):
         rows = _report_from_rollups(scope, runs)
     else:
         rows = _report_from_results(scope)
@@ -496,6 +495,11 @@ def flaky_report(scope: Scope, *, status: str | None = None) -> list[CaseFlakine
     rows.sort(key=lambda r: r.display_name)
     rows.sort(key=lambda r: r.cost_key, reverse=True)
     return rows
+
+
+def _all_rolled_up(runs: list[rollups.ScopeRun]) -> bool:
+    # Without runs, only quarantines can be reported: the results path finds them.
+    return bool(runs) and all(run.rolled_up for run in runs)
 
 
 def _report_from_results(scope: Scope) -> list[CaseFlakiness]:
@@ -512,7 +516,7 @@ def flaky_count(scope: Scope) -> int:
     evidence, cost or case rows they do not need (the overview's card for the
     previous period, where only the number is shown)."""
     runs = rollups.scope_runs(scope)
-    if not (runs and all(run.rolled_up for run in runs)):
+    if not _all_rolled_up(runs):
         return sum(1 for row in _report_from_results(scope) if row.status == "flaky")
     judged = _judge_candidates(scope, runs)
     count = sum(

@@ -195,7 +195,7 @@ def test_a_process_killed_mid_ingest_leaves_nothing_and_a_second_ingest_stores_i
     dispose(app)
 
 
-# --- a read-only or full SQLite file -----------------------------------------------------
+# --- a read-only database, a full SQLite file --------------------------------------------
 
 
 @pytest.fixture
@@ -205,16 +205,25 @@ def sqlite_database(committed_database):
     return committed_database
 
 
-def test_a_read_only_sqlite_file_refuses_uploads_with_503_and_still_serves_reads(
-    sqlite_database,
+def read_only_url(database) -> str:
+    """The same database, read-only: SQLite's file opened ``mode=ro``; PostgreSQL as a
+    hot standby or a server set to ``default_transaction_read_only`` looks."""
+    if database.dialect == "sqlite":
+        return f"sqlite:///file:{database.sqlite_path}?mode=ro&uri=true"
+    url = make_url(database.url).update_query_dict(
+        {"options": "-c default_transaction_read_only=on"}
+    )
+    return url.render_as_string(hide_password=False)
+
+
+def test_a_read_only_database_refuses_uploads_with_503_and_still_serves_reads(
+    committed_database,
 ):
-    writable = sqlite_database.app()
+    writable = committed_database.app()
     token = project_with_token(writable, "read-only")
     post_upload(writable.test_client(), token, build="before")
     before = stored(writable, "read-only")
-    read_only = sqlite_database.app(
-        url=f"sqlite:///file:{sqlite_database.sqlite_path}?mode=ro&uri=true"
-    )
+    read_only = committed_database.app(url=read_only_url(committed_database))
     client = read_only.test_client()
 
     assert_unavailable(post_upload(client, token, build="refused"), "read_only", "read-only")
@@ -224,33 +233,6 @@ def test_a_read_only_sqlite_file_refuses_uploads_with_503_and_still_serves_reads
     assert "read-only" in [p["slug"] for p in projects.get_json()["projects"]]
     assert client.get("/p/read-only/runs").status_code == 200
     assert stored(writable, "read-only") == before
-    dispose(read_only)
-    dispose(writable)
-
-
-def test_a_read_only_postgresql_refuses_uploads_with_503_and_still_serves_reads(
-    committed_database,
-):
-    """As a hot standby, or a server set to ``default_transaction_read_only``."""
-    if committed_database.dialect != "postgresql":
-        pytest.skip("SQLite's read-only file is tested above")
-    writable = committed_database.app()
-    token = project_with_token(writable, "pg-read-only")
-    post_upload(writable.test_client(), token, build="before")
-    before = stored(writable, "pg-read-only")
-    url = make_url(committed_database.url).update_query_dict(
-        {"options": "-c default_transaction_read_only=on"}
-    )
-    read_only = committed_database.app(url=url.render_as_string(hide_password=False))
-    client = read_only.test_client()
-
-    assert_unavailable(post_upload(client, token, build="refused"), "read_only", "read-only")
-
-    projects = client.get("/api/v1/projects")
-    assert projects.status_code == 200
-    assert "pg-read-only" in [p["slug"] for p in projects.get_json()["projects"]]
-    assert client.get("/p/pg-read-only/runs").status_code == 200
-    assert stored(writable, "pg-read-only") == before
     dispose(read_only)
     dispose(writable)
 
