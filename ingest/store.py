@@ -42,6 +42,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -322,6 +323,8 @@ def clear_staging(session: Session) -> None:
         session.execute(table.delete())
 
 
+# SQLAlchemy reports an INSERT's row count only when asked to keep it.
+COUNT_ROWS = {"preserve_rowcount": True}
 CASE_COLUMNS = ["project_id", "file", "classname", "name", "suite", "identity", "first_seen_at"]
 RESULT_COLUMNS = [
     "run_id", "case_id", "outcome", "duration_s", "attempts", "retry_flake",
@@ -341,8 +344,9 @@ def _staged_cases(project_id: int, seen_at: datetime) -> Select:
     ).where(true())  # SQLite needs a WHERE to parse INSERT ... SELECT ... ON CONFLICT
 
 
-def upsert_cases(session: Session, project_id: int, seen_at: datetime, *, large: bool) -> None:
+def upsert_cases(session: Session, project_id: int, seen_at: datetime, *, large: bool) -> int:
     """Add identities this project has not seen; keep the earliest first sighting.
+    Returns how many it added.
 
     On PostgreSQL the fast path is a plain insert of the staged identities the
     project lacks (an anti-join): ``ON CONFLICT`` costs PostgreSQL a speculative
@@ -366,8 +370,7 @@ def upsert_cases(session: Session, project_id: int, seen_at: datetime, *, large:
     # inserted with the right first sighting anyway.
     backdate_first_sightings(session, project_id, seen_at)
     if dialect_name(session) == "sqlite" or not large:
-        insert_new_cases_on_conflict(session, project_id, seen_at)
-        return
+        return insert_new_cases_on_conflict(session, project_id, seen_at)
     cases = Case.__table__
     known = select(cases.c.id).where(
         cases.c.project_id == project_id, cases.c.identity == STAGING.c.identity
@@ -375,19 +378,51 @@ def upsert_cases(session: Session, project_id: int, seen_at: datetime, *, large:
     new_only = _staged_cases(project_id, seen_at).where(~known.exists())
     try:
         with session.begin_nested():
-            session.execute(cases.insert().from_select(CASE_COLUMNS, new_only))
+            insert = cases.insert().from_select(CASE_COLUMNS, new_only)
+            return session.execute(insert, execution_options=COUNT_ROWS).rowcount
     except IntegrityError:
-        insert_new_cases_on_conflict(session, project_id, seen_at)
+        added = insert_new_cases_on_conflict(session, project_id, seen_at)
         # The concurrent upload may have seen them later than this one.
         backdate_first_sightings(session, project_id, seen_at)
+        return added
 
 
-def insert_new_cases_on_conflict(session: Session, project_id: int, seen_at: datetime) -> None:
-    """The staged identities the project lacks, skipped by the unique index if known."""
+def insert_new_cases_on_conflict(session: Session, project_id: int, seen_at: datetime) -> int:
+    """The staged identities the project lacks, skipped by the unique index if known;
+    how many were added."""
     statement = upsert(session, Case.__table__).from_select(
         CASE_COLUMNS, _staged_cases(project_id, seen_at)
     )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["project_id", "identity"]))
+    statement = statement.on_conflict_do_nothing(index_elements=["project_id", "identity"])
+    return session.execute(statement, execution_options=COUNT_ROWS).rowcount
+
+
+# An upload that adds at least this many cases, and mostly new ones, refreshes
+# PostgreSQL's statistics of the case table (``refresh_case_statistics``).
+STATISTICS_NEW_CASES_MIN = 50
+
+
+def brings_new_suite(added: int, staged: int) -> bool:
+    """Whether an upload added enough new cases, most of those it sent, for the
+    planner's picture of the project's cases to be out of date."""
+    return added >= STATISTICS_NEW_CASES_MIN and added * 2 >= staged
+
+
+def refresh_case_statistics(session: Session) -> None:
+    """``ANALYZE`` the columns a case is looked up by (PostgreSQL), within the upload.
+
+    Each upload looks its cases up by (project, identity). Until the planner
+    knows how the case table's rows spread over projects (a new database, or a
+    project that arrived since the last ``ANALYZE``), it rates the
+    (project, first sighting) index as good as the unique one and walks all the
+    project's cases for every case looked up: measured on a 1,000-case suite,
+    the result insert took 179 ms that way and 12 ms with statistics. Autovacuum
+    would catch up within minutes if it is on; this does it at once, and sees
+    the cases this transaction added. Run right after they are added, while the
+    upload holds no row lock another upload could be waiting for, so that two
+    uploads that both analyze wait for each other's commit, never in a cycle.
+    """
+    session.execute(text(f'ANALYZE "{Case.__tablename__}" (project_id, identity)'))
 
 
 def any_later_sighting(project_id: int, seen_at: datetime) -> Select:
@@ -505,7 +540,9 @@ def store_test_report(
     had_results = not empty_run and run_has_results(session, run)
     load_staging(session, report.cases)
     large = is_large(len(report.cases))
-    upsert_cases(session, run.project_id, run.started_at, large=large)
+    added = upsert_cases(session, run.project_id, run.started_at, large=large)
+    if dialect_name(session) == "postgresql" and brings_new_suite(added, len(report.cases)):
+        refresh_case_statistics(session)
     note_rollup_changes(session, run)
     if had_results:
         upsert_results(session, run.project_id, run.id, large=large)
