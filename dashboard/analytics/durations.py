@@ -543,16 +543,14 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
     ids = _ranked_by_mean(scope, limit * CANDIDATE_FACTOR)
     if not ids:
         return []
-    cases = _cases(ids)
     samples = rollups.day_samples(scope, ids, [scope.since, scope.until], by_day=True)
-    ranked = []
-    for case_row in cases:
-        window = samples[case_row.id]
-        if not window.intervals[0]:
-            continue
-        median_s, p95_s = rollups.percentiles_of_buckets(window.intervals[0], (50, 95))
-        executions = len(window.intervals[0])
-        ranked.append((-median_s, -p95_s, case_row.id, case_row, executions, window))
+    timed = [case_row for case_row in _cases(ids) if samples[case_row.id].intervals[0]]
+    windows = [samples[case_row.id] for case_row in timed]
+    figures = rollups.percentiles_of_groups([window.intervals[0] for window in windows], (50, 95))
+    ranked = [
+        (-median_s, -p95_s, case_row.id, case_row, len(window.intervals[0]), window)
+        for case_row, window, (median_s, p95_s) in zip(timed, windows, figures, strict=True)
+    ]
     ranked.sort(key=lambda item: item[:3])
     # The daily medians of those shown only.
     return [
@@ -623,31 +621,32 @@ def _regression_candidates_from_rollups(
     }
     recent = rollups.day_samples(history_scope, list(floors), [periods.recent_since, periods.until])
     thresholds = (project.regression_pct, project.regression_min_ms)
-    ids = []
-    for case_id, floor in floors.items():
-        buckets = recent[case_id].intervals[0]
-        if len(buckets) < MIN_SAMPLES:
-            continue
-        if _may_regress(floor, rollups.percentile_of_buckets(buckets, 50), *thresholds):
-            ids.append(case_id)
+    enough = [c for c in floors if len(recent[c].intervals[0]) >= MIN_SAMPLES]
+    medians = _medians([recent[case_id].intervals[0] for case_id in enough])
+    ids = [
+        case_id
+        for case_id, recent_s in zip(enough, medians, strict=True)
+        if _may_regress(floors[case_id], recent_s, *thresholds)
+    ]
     if not ids:
         return []
     boundaries = [periods.baseline_since, periods.recent_since, periods.until]
     samples = rollups.day_samples(history_scope, ids, boundaries)
-    kept = []
-    for case_id in ids:
-        baseline, recent_buckets = samples[case_id].intervals
-        if len(baseline) < MIN_SAMPLES or len(recent_buckets) < MIN_SAMPLES:
-            continue
-        estimate = (
-            rollups.percentile_of_buckets(baseline, 50),
-            rollups.percentile_of_buckets(recent_buckets, 50),
-        )
-        if _may_regress(*estimate, *thresholds):
-            kept.append(case_id)
+    both = [c for c in ids if min(map(len, samples[c].intervals)) >= MIN_SAMPLES]
+    baselines = _medians([samples[case_id].intervals[0] for case_id in both])
+    recents = _medians([samples[case_id].intervals[1] for case_id in both])
+    kept = [
+        case_id
+        for case_id, baseline_s, recent_s in zip(both, baselines, recents, strict=True)
+        if _may_regress(baseline_s, recent_s, *thresholds)
+    ]
     if not kept:
         return []
     return list(db.session.scalars(select(Case).where(Case.id.in_(kept))))
+
+
+def _medians(groups: list[str]) -> list[float]:
+    return [figures[0] for figures in rollups.percentiles_of_groups(groups, (50,))]
 
 
 def _loose(history_scope: Scope, periods: RegressionPeriods) -> Select:

@@ -13,8 +13,7 @@ from dashboard.analytics.durations import percentile
 from dashboard.models import CaseDay
 
 durations = st.floats(min_value=1e-6, max_value=3600.0, allow_nan=False)
-# Enough samples to take both the sorting path and numpy's.
-samples = st.lists(durations, min_size=1, max_size=3 * rollups.FEW_SAMPLES)
+samples = st.lists(durations, min_size=1, max_size=400)
 
 
 def as_buckets(values: list[float]) -> str:
@@ -36,24 +35,45 @@ def test_percentiles_are_those_of_the_bucket_values(values, pcts):
 @given(values=samples)
 def test_a_median_is_within_a_quarter_percent_of_the_exact_one(values):
     exact = percentile(values, 50)
-    assert rollups.percentile_of_buckets(as_buckets(values), 50) == pytest.approx(exact, rel=0.0025)
+    [median] = rollups.percentiles_of_buckets(as_buckets(values), [50])
+    assert median == pytest.approx(exact, rel=0.0025)
 
 
 @settings(max_examples=100, deadline=None)
 @given(days=st.lists(st.lists(durations, min_size=1, max_size=40), max_size=8))
 def test_daily_medians_equal_each_days_own_median(days):
     buckets = [as_buckets(day) for day in days]
-    assert rollups.medians_of_days(buckets) == [
-        rollups.percentile_of_buckets(day, 50) for day in buckets
+    assert rollups.medians_of_days(buckets) == [percentile(bucketed_of(day), 50) for day in buckets]
+
+
+def bucketed_of(buckets: str) -> list[float]:
+    return [CaseDay.value_of(char) for char in buckets]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    groups=st.lists(samples, max_size=12),
+    pcts=st.lists(st.sampled_from([0, 5, 50, 90, 95, 99, 100]), min_size=1),
+)
+def test_percentiles_of_many_groups_are_each_groups_own(groups, pcts):
+    """Exactly, float for float: the pages rank and compare them."""
+    buckets = [as_buckets(values) for values in groups]
+    assert rollups.percentiles_of_groups(buckets, pcts) == [
+        [percentile(bucketed_of(group), pct) for pct in pcts] for group in buckets
     ]
 
 
-def test_no_samples_have_no_percentile():
+@pytest.mark.parametrize("groups", [[""], ["一", ""]])
+def test_no_samples_have_no_percentile(groups):
     with pytest.raises(ValueError, match="no values"):
-        rollups.percentiles_of_buckets("", [50])
+        rollups.percentiles_of_groups(groups, [50])
 
 
-@pytest.mark.parametrize("count", [rollups.FEW_SAMPLES - 1, 1000, 1001])
+def test_no_groups_have_no_percentiles():
+    assert rollups.percentiles_of_groups([], [50]) == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 127, 1000, 1001])
 def test_percentiles_of_many_distinct_shuffled_samples(count):
     # Distinct buckets in many shuffled orders: a rank left out of place would show.
     values = [0.001 * 1.01**index for index in range(count)]
