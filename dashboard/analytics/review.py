@@ -162,21 +162,10 @@ def resolve_week(text: str | None, zone: ZoneInfo, now: datetime) -> Week:
 
 
 @dataclass(frozen=True, slots=True)
-class Figure:
-    """A headline number; ``kind`` says how to show it, ``good`` which way is better."""
+class Figure(overview.Card):
+    """A headline number: an overview card, with the key the JSON export names it by."""
 
     key: str
-    label: str
-    value: float | None
-    previous: float | None
-    kind: str  # "count", "rate" or "seconds"
-    good: str  # "up" or "down"
-
-    @property
-    def change(self) -> float | None:
-        if self.value is None or self.previous is None:
-            return None
-        return self.value - self.previous
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,7 @@ def test_the_slack_message_of_a_hostile_week(app, db_session):
 
 
 def test_changes_keep_their_sign_and_unit():
-    assert fmt_change(Figure("t", "CI time", 30.0, 210.0, "seconds", "down")) == "-3.0 min"
-    assert fmt_change(Figure("r", "Pass rate", 0.9, 0.85, "rate", "up")) == "+5.0 pts"
-    assert fmt_change(Figure("n", "Runs", 12, 12, "count", "up")) == "unchanged"
-    assert fmt_change(Figure("n", "Runs", 12, None, "count", "up")) == "—"
+    assert fmt_change(Figure("CI time", 30.0, 210.0, "seconds", "down", key="t")) == "-3.0 min"
+    assert fmt_change(Figure("Pass rate", 0.9, 0.85, "rate", "up", key="r")) == "+5.0 pts"
+    assert fmt_change(Figure("Runs", 12, 12, "count", "up", key="n")) == "unchanged"
+    assert fmt_change(Figure("Runs", 12, None, "count", "up", key="n")) == "—"
