@@ -15,6 +15,7 @@ from dashboard.analytics.durations import (
 )
 from dashboard.analytics.scope import Scope
 from dashboard.models import Case, Project, Run
+from tests.dashboard.analytics.scopes import window
 from tests.factories import CaseFactory, ProjectFactory, ResultFactory, RunFactory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -26,14 +27,7 @@ STEP = timedelta(hours=6)
 def scope_of(
     project: Project, *, days: int = 30, branch: str | None = None, job: str | None = None
 ) -> Scope:
-    return Scope(
-        project=project,
-        since=NOW - timedelta(days=days),
-        until=NOW,
-        branch=branch,
-        job=job,
-        window_days=days,
-    )
+    return window(project, NOW, days, branch=branch, job=job)
 
 
 def timed(case: Case, seconds: float, at: datetime, *, outcome="passed", **run_fields) -> Run:

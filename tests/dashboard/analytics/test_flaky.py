@@ -16,6 +16,7 @@ from dashboard.analytics.flaky import (
     wilson_interval,
 )
 from dashboard.analytics.scope import Scope
+from tests.dashboard.analytics.scopes import window
 from tests.factories import (
     CaseFactory,
     ProjectFactory,
@@ -31,7 +32,7 @@ LONG_AGO = NOW - timedelta(days=400)
 
 
 def scope_of(project, *, days: int = 30, until: datetime = NOW, **filters) -> Scope:
-    return Scope(project, until - timedelta(days=days), until, window_days=days, **filters)
+    return window(project, until, days, **filters)
 
 
 def new_case(project, **fields):

@@ -12,6 +12,7 @@ from dashboard.analytics.overview import (
     run_stats,
 )
 from dashboard.analytics.scope import Scope
+from tests.dashboard.analytics.scopes import window
 from tests.factories import (
     CaseFactory,
     ProjectFactory,
@@ -25,7 +26,7 @@ LONG_AGO = NOW - timedelta(days=400)
 
 
 def scope_of(project, *, days: int = 30, **filters) -> Scope:
-    return Scope(project, NOW - timedelta(days=days), NOW, window_days=days, **filters)
+    return window(project, NOW, days, **filters)
 
 
 def run(project, days_ago: float, *, failed: int = 0, errors: int = 0, tests: int = 10, **fields):

@@ -18,6 +18,7 @@ from dashboard.analytics import flaky
 from dashboard.analytics.scope import Scope
 from dashboard.models import Run
 from ingest import store
+from tests.dashboard.analytics.scopes import window
 from tests.factories import (
     HISTORY_TRAITS,
     CaseFactory,
@@ -33,7 +34,7 @@ JOBS = ("py3.11", "py3.12")
 
 
 def scope_of(project, days: int = 30, **filters) -> Scope:
-    return Scope(project, NOW - timedelta(days=days), NOW, window_days=days, **filters)
+    return window(project, NOW, days, **filters)
 
 
 def roll_up(db_session, runs: list[Run]) -> None:
