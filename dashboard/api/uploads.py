@@ -91,6 +91,24 @@ def create_upload():
     return jsonify(body), 200 if outcome.duplicate else 201
 
 
+RUN_COUNTS = ("tests", "passed", "failed", "errors", "skipped", "retry_flakes")
+COUNT = {"type": "integer", "minimum": 0}
+# A rate is null where there is nothing to measure (no branch data, no lines).
+RATE = {"type": "number", "nullable": True, "minimum": 0, "maximum": 1}
+FILE_REPLY = {
+    "type": "object",
+    "required": ["name", "format", "kind", "duplicate", "warnings"],
+    "properties": {
+        "name": {"type": "string"},
+        "format": {"type": "string"},
+        "kind": {"type": "string", "enum": ["tests", "coverage"]},
+        "cases": {**COUNT, "description": "test cases in the file (kind tests)"},
+        "coverage_files": {**COUNT, "description": "source files covered (kind coverage)"},
+        "duplicate": {"type": "boolean"},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
 UPLOAD_FIELDS = {
     "commit": {"type": "string", "maxLength": 64},
     "branch": {"type": "string", "maxLength": 255},
@@ -141,29 +159,16 @@ openapi.describe(
                             "run_id": {"type": "integer"},
                             "run_url": {"type": "string"},
                             "duplicate": {"type": "boolean"},
-                            "counts": {
-                                "type": "object",
-                                "properties": {
-                                    k: {"type": "integer"}
-                                    for k in (
-                                        "tests",
-                                        "passed",
-                                        "failed",
-                                        "errors",
-                                        "skipped",
-                                        "retry_flakes",
-                                    )
-                                },
-                            },
-                            "coverage": {
-                                "type": "object",
-                                "nullable": True,
-                                "properties": {
-                                    "line_rate": {"type": "number", "nullable": True},
-                                    "branch_rate": {"type": "number", "nullable": True},
-                                },
-                            },
-                            "files": {"type": "array", "items": {"type": "object"}},
+                            "counts": openapi.object_schema(
+                                dict.fromkeys(RUN_COUNTS, COUNT),
+                                description="the run's totals after this upload, shards merged",
+                            ),
+                            "coverage": openapi.object_schema(
+                                {"line_rate": RATE, "branch_rate": RATE},
+                                nullable=True,
+                                description="null when the run has no coverage report",
+                            ),
+                            "files": {"type": "array", "items": FILE_REPLY},
                         }
                     ),
                 ),

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard.models import ApiToken, Case, CoverageReport, Result, Run, Upload, utcnow
+from tests.dashboard.api.schema_check import assert_matches
 from tests.factories import ApiTokenFactory, ProjectFactory
 
 JUNIT = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -106,6 +107,24 @@ def test_a_junit_and_coverage_upload_is_stored(client, db_session, token):
     assert run.started_at.isoformat() == "2026-11-20T10:00:00+00:00"
     assert count(db_session, Result) == 3
     assert db_session.get(ApiToken, token.id).last_used_at is not None
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [("junit.xml", JUNIT), ("coverage.xml", COBERTURA)],
+        [("junit.xml", JUNIT)],  # coverage: null
+        [("coverage.xml", COBERTURA)],  # no test counts
+    ],
+)
+def test_replies_match_the_documented_schema(client, db_session, token, files):
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/api/v1/uploads"]["post"]["responses"]
+    for status in (201, 200):  # stored, then the same files again: duplicates
+        response = post_files(client, *files, build="schema")
+        assert response.status_code == status, response.get_json()
+        schema = operation[str(status)]["content"]["application/json"]["schema"]
+        assert_matches(response.get_json(), schema, document)
 
 
 def test_shards_of_one_build_and_job_merge_into_one_run(client, db_session, token):
