@@ -32,6 +32,7 @@ from typing import Literal, Protocol
 from sqlalchemy import Select, and_, case, null, select
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 
+from dashboard.analytics import rollups
 from dashboard.analytics.scope import Scope
 from dashboard.extensions import db
 from dashboard.models import CoverageFile, CoverageReport, Run
@@ -514,7 +515,7 @@ def reports_by_run(run_ids: Iterable[int]) -> dict[int, CoverageReport]:
         return {}
     query = (
         select(CoverageReport)
-        .where(CoverageReport.run_id.in_(ids))
+        .where(rollups.among(CoverageReport.run_id, ids))
         .options(selectinload(CoverageReport.files))
     )
     return {report.run_id: report for report in db.session.scalars(query)}

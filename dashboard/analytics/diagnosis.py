@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from dashboard.analytics import antipatterns, coverage, durations
+from dashboard.analytics import antipatterns, coverage, durations, rollups
 from dashboard.analytics.scope import FAILED_OUTCOMES, Scope, not_infrastructure_failure
 from dashboard.extensions import db
 from dashboard.models import Case, Result, Run
@@ -306,7 +306,7 @@ def _serial_passes(scope: Scope, case_ids: set[int]) -> dict[int, int]:
             not_infrastructure_failure(),
             serial,
             Result.outcome == "passed",
-            Result.case_id.in_(case_ids),
+            rollups.among(Result.case_id, case_ids),
         )
         .group_by(Result.case_id)
     )
@@ -384,7 +384,7 @@ def _estimates(run_ids: list[int]) -> dict[int, dict[int, float]]:
     query = (
         select(Result.run_id, Case.file, Case.classname, func.sum(Result.duration_s))
         .join(Case, Case.id == Result.case_id)
-        .where(Result.run_id.in_(run_ids), Result.outcome != "skipped")
+        .where(rollups.among(Result.run_id, run_ids), Result.outcome != "skipped")
         .group_by(Result.run_id, Case.file, Case.classname)
     )
     files: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))

@@ -420,7 +420,7 @@ def _timed_results(case_ids: list[int], runs: Mapping[int, object], raw: bool = 
     if not case_ids or not runs:
         return []
     query = select(Result.case_id, Result.run_id, Result.duration_s).where(
-        Result.case_id.in_(case_ids),
+        rollups.among(Result.case_id, case_ids),
         Result.run_id.between(min(runs), max(runs)),
         Result.outcome != "skipped",
     )
@@ -536,7 +536,7 @@ def _ranked_by_mean(scope: Scope, limit: int) -> list[int]:
 def _cases(ids: list[int]) -> list[Case]:
     if not ids:
         return []
-    return list(db.session.scalars(select(Case).where(Case.id.in_(ids))))
+    return list(db.session.scalars(select(Case).where(rollups.among(Case.id, ids))))
 
 
 def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
@@ -642,7 +642,7 @@ def _regression_candidates_from_rollups(
     ]
     if not kept:
         return []
-    return list(db.session.scalars(select(Case).where(Case.id.in_(kept))))
+    return list(db.session.scalars(select(Case).where(rollups.among(Case.id, kept))))
 
 
 def _medians(groups: list[str]) -> list[float]:
@@ -686,7 +686,7 @@ def _baseline_sums(history_scope: Scope, periods: RegressionPeriods, case_ids) -
             .where(
                 CaseWeek.project_id == history_scope.project.id,
                 CaseWeek.week.in_(weeks),
-                CaseWeek.case_id.in_(chunk),
+                rollups.among(CaseWeek.case_id, chunk),
             )
             .group_by(CaseWeek.case_id)
         )

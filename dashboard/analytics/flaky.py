@@ -526,7 +526,7 @@ def flaky_count(scope: Scope) -> int:
     )
     absent = [case_id for case_id in judged.absent() if case_id not in judged.quarantined]
     if absent:
-        executions = _load_executions(scope, Result.case_id.in_(absent))
+        executions = _load_executions(scope, rollups.among(Result.case_id, absent))
         count += sum(
             1
             for case, quarantine in _load_cases_by_id(scope, absent)
@@ -862,7 +862,7 @@ def _report_from_rollups(scope: Scope, runs: list[rollups.ScopeRun]) -> list[Cas
     cases = _load_cases_by_id(scope, judged.wanted)
     infrastructure = _infrastructure_failures(context, [c.id for c, _ in cases if c.id in present])
     absent = judged.absent()
-    executions = _load_executions(scope, Result.case_id.in_(absent)) if absent else {}
+    executions = _load_executions(scope, rollups.among(Result.case_id, absent)) if absent else {}
     rows = []
     for case, quarantine in cases:
         if case.id in present:
@@ -878,7 +878,9 @@ def _load_cases_by_id(
     scope: Scope, case_ids: list[int]
 ) -> list[tuple[CaseRow, QuarantineInfo | None]]:
     return [
-        row for chunk in rollups.chunks(case_ids) for row in _load_cases(scope, Case.id.in_(chunk))
+        row
+        for chunk in rollups.chunks(case_ids)
+        for row in _load_cases(scope, rollups.among(Case.id, chunk))
     ]
 
 
@@ -912,7 +914,7 @@ def _suspect_rows(context: _RunsContext, case_ids: list[int] | None) -> Iterator
         # and seek every run of the window.
         suspect = Result.outcome.in_(FAILED_OUTCOMES) | Result.retry_flake.is_(True)
         query = select(*columns).where(
-            Result.case_id.in_(case_ids),
+            rollups.among(Result.case_id, case_ids),
             Result.run_id.between(min(ordinary), max(ordinary)),
             suspect,
         )
@@ -920,9 +922,9 @@ def _suspect_rows(context: _RunsContext, case_ids: list[int] | None) -> Iterator
         yield from (row for row in rollups.raw_iter(query) if row[1] in wanted)
         return
     for chunk in rollups.chunks(ordinary):
-        query = select(*columns).where(Result.run_id.in_(chunk), _suspect_condition())
+        query = select(*columns).where(rollups.among(Result.run_id, chunk), _suspect_condition())
         if case_ids is not None:
-            query = query.where(Result.case_id.in_(case_ids))
+            query = query.where(rollups.among(Result.case_id, case_ids))
         yield from rollups.raw_iter(query)
 
 
@@ -937,7 +939,10 @@ def _infrastructure_failures(context: _RunsContext, case_ids: list[int]) -> dict
         # index by run, and read every failure of those runs (twice as slow).
         query = (
             select(Result.case_id, func.count().filter(Result.outcome.in_(FAILED_OUTCOMES)))
-            .where(Result.case_id.in_(chunk), Result.run_id.in_(context.infrastructure_ids))
+            .where(
+                rollups.among(Result.case_id, chunk),
+                rollups.among(Result.run_id, context.infrastructure_ids),
+            )
             .group_by(Result.case_id)
         )
         for case_id, count in db.session.execute(query):
@@ -980,7 +985,7 @@ def _candidate_ids(scope: Scope) -> Select:
 
 def _case_ids_condition(scope: Scope, case_ids: list[int]) -> ColumnElement[bool]:
     if len(case_ids) <= MAX_LISTED_CASES:
-        return Result.case_id.in_(case_ids)
+        return rollups.among(Result.case_id, case_ids)
     return Result.case_id.in_(_candidate_ids(scope))
 
 

@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import joinedload
 
-from dashboard.analytics import coverage, diagnosis, durations, flaky, overview
+from dashboard.analytics import coverage, diagnosis, durations, flaky, overview, rollups
 from dashboard.analytics.diagnosis import (
     AntiPattern,
     Failure,
@@ -427,7 +427,7 @@ def _flaky_cost(week: _Week) -> tuple[int, float]:
         .where(
             *week.scope.run_conditions(),
             not_infrastructure_failure(),
-            Result.case_id.in_(flaky_ids),
+            rollups.among(Result.case_id, flaky_ids),
             or_(Result.outcome.in_(FAILED_OUTCOMES), Result.retry_flake.is_(True)),
         )
     )
@@ -530,7 +530,7 @@ def _clean_executions(scope: Scope, case_ids: set[int]) -> dict[int, tuple[int, 
             *scope.run_conditions(),
             not_infrastructure_failure(),
             Result.outcome != "skipped",
-            Result.case_id.in_(case_ids),
+            rollups.among(Result.case_id, case_ids),
         )
         .group_by(Result.case_id)
     )

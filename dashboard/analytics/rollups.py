@@ -16,7 +16,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import Select, String, and_, case, cast, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -120,6 +135,18 @@ def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
         yield ids[start : start + size]
 
 
+def among(column: ColumnElement[int], ids: Iterable[int]) -> ColumnElement[bool]:
+    """SQL: ``column`` is one of ``ids``.
+
+    PostgreSQL gets the ids as one array (``= ANY``), not an ``IN`` list of a
+    parameter each: for 240 case ids that saved 3 ms a query, in binding and
+    planning, and a page asks several such questions. SQLite has no arrays."""
+    ids = list(ids)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
 # --- weeks ----------------------------------------------------------------------------
 
 
@@ -165,7 +192,7 @@ def present_everywhere(scope: Scope, case_ids: Iterable[int]) -> set[int]:
             .where(
                 CaseWeek.project_id == scope.project.id,
                 CaseWeek.week.in_(weeks),
-                CaseWeek.case_id.in_(chunk),
+                among(CaseWeek.case_id, chunk),
             )
             .group_by(CaseWeek.case_id)
             .having(func.sum(CaseWeek.executions) == runs)
@@ -273,7 +300,7 @@ def _joined_days(case_ids: list[int], whole: dict[date, int], count: int, by_day
     ]
     return (
         select(CaseDay.case_id, *joined)
-        .where(CaseDay.case_id.in_(case_ids), CaseDay.day.between(min(whole), max(whole)))
+        .where(among(CaseDay.case_id, case_ids), CaseDay.day.between(min(whole), max(whole)))
         .group_by(CaseDay.case_id)
     )
 
@@ -310,7 +337,7 @@ def _add_joined(samples: CaseSamples, joined: list[str | None], by_day: bool) ->
 
 def _cut_days(case_ids: list[int], days: list[date]) -> Select:
     return select(CaseDay.case_id, CaseDay.day, CaseDay.runs, CaseDay.buckets).where(
-        CaseDay.case_id.in_(case_ids), CaseDay.day.in_(days)
+        among(CaseDay.case_id, case_ids), CaseDay.day.in_(days)
     )
 
 
