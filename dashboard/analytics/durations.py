@@ -569,7 +569,7 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
 
 
 def _bucket_medians(samples: rollups.CaseSamples) -> list[float]:
-    return rollups.medians_of_days(samples.days())
+    return rollups.medians(samples.days())
 
 
 def _week_figures(history_scope: Scope, periods: RegressionPeriods):
@@ -622,7 +622,7 @@ def _regression_candidates_from_rollups(
     recent = rollups.day_samples(history_scope, list(floors), [periods.recent_since, periods.until])
     thresholds = (project.regression_pct, project.regression_min_ms)
     enough = [c for c in floors if len(recent[c].intervals[0]) >= MIN_SAMPLES]
-    medians = _medians([recent[case_id].intervals[0] for case_id in enough])
+    medians = rollups.medians([recent[case_id].intervals[0] for case_id in enough])
     ids = [
         case_id
         for case_id, recent_s in zip(enough, medians, strict=True)
@@ -633,8 +633,8 @@ def _regression_candidates_from_rollups(
     boundaries = [periods.baseline_since, periods.recent_since, periods.until]
     samples = rollups.day_samples(history_scope, ids, boundaries)
     both = [c for c in ids if min(map(len, samples[c].intervals)) >= MIN_SAMPLES]
-    baselines = _medians([samples[case_id].intervals[0] for case_id in both])
-    recents = _medians([samples[case_id].intervals[1] for case_id in both])
+    baselines = rollups.medians([samples[case_id].intervals[0] for case_id in both])
+    recents = rollups.medians([samples[case_id].intervals[1] for case_id in both])
     kept = [
         case_id
         for case_id, baseline_s, recent_s in zip(both, baselines, recents, strict=True)
@@ -643,10 +643,6 @@ def _regression_candidates_from_rollups(
     if not kept:
         return []
     return list(db.session.scalars(select(Case).where(rollups.among(Case.id, kept))))
-
-
-def _medians(groups: list[str]) -> list[float]:
-    return [figures[0] for figures in rollups.percentiles_of_groups(groups, (50,))]
 
 
 def _loose(history_scope: Scope, periods: RegressionPeriods) -> Select:

@@ -367,14 +367,10 @@ def bucket_codes(buckets: str) -> np.ndarray:
     return np.frombuffer(buckets.encode("utf-16-le"), dtype=np.uint16)
 
 
-def percentiles_of_buckets(buckets: str, pcts: Sequence[float]) -> list[float]:
-    """The ``pcts``-th percentiles of bucketed samples, interpolating like
-    ``durations.percentile`` between the closest ranks, each at its bucket's value."""
-    return percentiles_of_groups([buckets], pcts)[0]
-
-
 def percentiles_of_groups(groups: Sequence[str], pcts: Sequence[float]) -> list[list[float]]:
-    """``percentiles_of_buckets`` of each group of bucketed samples (none empty).
+    """The ``pcts``-th percentiles of each group of bucketed samples (none empty),
+    interpolating like ``durations.percentile`` between the closest ranks, each at
+    its bucket's value.
 
     One sort puts every sample in place, keyed by its group and then its bucket.
     A durations page asks for the percentiles of about 450 groups and the daily
@@ -415,10 +411,10 @@ def percentiles_of_groups(groups: Sequence[str], pcts: Sequence[float]) -> list[
     return figures
 
 
-def medians_of_days(days: Sequence[str]) -> list[float]:
-    """The median of each day's bucketed samples (none empty), as
-    ``percentiles_of_buckets(day, [50])`` gives it."""
-    return [figures[0] for figures in percentiles_of_groups(days, (50,))]
+def medians(groups: Sequence[str]) -> list[float]:
+    """The median of each group of bucketed samples (none empty): a case's days,
+    or its samples in a period."""
+    return [figures[0] for figures in percentiles_of_groups(groups, (50,))]
 
 
 def _inside(day: date, boundaries: Sequence[datetime]) -> bool:

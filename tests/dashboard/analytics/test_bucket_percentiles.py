@@ -28,14 +28,14 @@ def bucketed(values: list[float]) -> list[float]:
 @given(values=samples, pcts=st.lists(st.sampled_from([0, 5, 50, 90, 95, 99, 100]), min_size=1))
 def test_percentiles_are_those_of_the_bucket_values(values, pcts):
     expected = [percentile(bucketed(values), pct) for pct in pcts]
-    assert rollups.percentiles_of_buckets(as_buckets(values), pcts) == pytest.approx(expected)
+    assert rollups.percentiles_of_groups([as_buckets(values)], pcts)[0] == pytest.approx(expected)
 
 
 @settings(max_examples=200, deadline=None)
 @given(values=samples)
 def test_a_median_is_within_a_quarter_percent_of_the_exact_one(values):
     exact = percentile(values, 50)
-    [median] = rollups.percentiles_of_buckets(as_buckets(values), [50])
+    [median] = rollups.medians([as_buckets(values)])
     assert median == pytest.approx(exact, rel=0.0025)
 
 
@@ -43,7 +43,7 @@ def test_a_median_is_within_a_quarter_percent_of_the_exact_one(values):
 @given(days=st.lists(st.lists(durations, min_size=1, max_size=40), max_size=8))
 def test_daily_medians_equal_each_days_own_median(days):
     buckets = [as_buckets(day) for day in days]
-    assert rollups.medians_of_days(buckets) == [percentile(bucketed_of(day), 50) for day in buckets]
+    assert rollups.medians(buckets) == [percentile(bucketed_of(day), 50) for day in buckets]
 
 
 def bucketed_of(buckets: str) -> list[float]:
@@ -81,4 +81,6 @@ def test_percentiles_of_many_distinct_shuffled_samples(count):
     expected = [percentile(bucketed(values), pct) for pct in pcts]
     for seed in range(20):
         random.Random(seed).shuffle(values)
-        assert rollups.percentiles_of_buckets(as_buckets(values), pcts) == pytest.approx(expected)
+        assert rollups.percentiles_of_groups([as_buckets(values)], pcts)[0] == pytest.approx(
+            expected
+        )
