@@ -441,6 +441,16 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+# Every upload of a project rewrites the same rows of these tables: its cases'
+# week and day. On PostgreSQL each rewrite is a new row version, which stays on
+# the old one's page (a HOT update: no new index entry, and the page's dead
+# versions are pruned in place) only while the page has room. Full pages send
+# every version elsewhere, with index entries that concurrent uploads then wade
+# through. Half of each page kept free: bench.load, 16 clients, 24.8 -> 32.1
+# uploads/s (medians of six runs each). SQLite has no such setting.
+ROLLUP_STORAGE = {"fillfactor": 50}
+
+
 class CaseWeek(Base):
     """One case in one week (Monday to Sunday, UTC): the figures that questions
     about every case of a project read (the slowest, the regressed, presence).
@@ -464,7 +474,7 @@ class CaseWeek(Base):
     min_s: Mapped[float | None] = mapped_column(Float)
     max_s: Mapped[float | None] = mapped_column(Float)
 
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False, "postgresql_with": ROLLUP_STORAGE}
 
 
 class CaseDay(Base):
@@ -487,7 +497,7 @@ class CaseDay(Base):
     runs: Mapped[str] = mapped_column(Text, default="")
     buckets: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False, "postgresql_with": ROLLUP_STORAGE}
 
     # Durations from 1 us to two days fall in buckets of 0.5%; a zero duration has
     # its own bucket. Bucket characters are CJK ideographs, in the Basic

@@ -292,3 +292,35 @@ def test_any_sequence_of_uploads_keeps_the_rollups_equal_to_a_recount(db_session
     assert_rollups_match(db_session, project)
     runs = db_session.scalars(select(Run).where(Run.project_id == project.id)).all()
     assert all(run.is_rolled_up for run in runs)
+
+
+@pytest.fixture
+def other_connection(db_session, database_url):
+    """A second PostgreSQL connection, outside the test's transaction, that gives
+    up on any lock after 50 ms."""
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite's writers hold the whole database; there is no lock to share")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        connection.execute(text("SET lock_timeout = '50ms'"))
+        yield connection
+        connection.rollback()
+    engine.dispose()
+
+
+def test_concurrent_uploads_of_a_project_take_its_rollups_in_turn(
+    db_session, project, other_connection
+):
+    """An upload that rolls up holds its project's rollup lock until it commits;
+    another project's uploads go on."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    upload(db_session, project, "1", [case("a")])  # the test's transaction stays open
+    other = Session(bind=other_connection)
+    with pytest.raises(OperationalError, match="lock timeout"):
+        store.lock_rollups(other, [project.id])
+    other_connection.rollback()
+    store.lock_rollups(other, [project.id + 1])
