@@ -84,3 +84,19 @@ def test_percentiles_of_many_distinct_shuffled_samples(count):
         assert rollups.percentiles_of_groups([as_buckets(values)], pcts)[0] == pytest.approx(
             expected
         )
+
+
+@pytest.mark.parametrize("padding_limit", [0, 1_000_000], ids=["keyed sort", "padded rows"])
+def test_both_ways_of_sorting_the_groups_give_each_groups_own_percentiles(
+    monkeypatch, padding_limit
+):
+    """Padded rows serve groups of like lengths, one keyed sort a lopsided list."""
+    monkeypatch.setattr(rollups, "PADDING_LIMIT", padding_limit)
+    rng = random.Random(7)
+    groups = [[rng.uniform(0, 100) for _ in range(rng.randint(1, 300))] for _ in range(40)]
+    groups.append([rng.uniform(0, 1) for _ in range(5000)])
+    buckets = [as_buckets(values) for values in groups]
+    pcts = [0, 50, 95, 100]
+    assert rollups.percentiles_of_groups(buckets, pcts) == [
+        [percentile(bucketed_of(group), pct) for pct in pcts] for group in buckets
+    ]
