@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
+from itertools import islice
 
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -552,7 +553,8 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
         for case_row, window, (median_s, p95_s) in zip(timed, windows, figures, strict=True)
     ]
     ranked.sort(key=lambda item: item[:3])
-    # The daily medians of those shown only.
+    shown = ranked[:limit]
+    trends = _DailyMedians([window for *_, window in shown])
     return [
         SlowTest(
             case_id=case_id,
@@ -562,14 +564,27 @@ def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
             median_s=-median_s,
             p95_s=-p95_s,
             executions=executions,
-            daily_medians=partial(_bucket_medians, window),
+            daily_medians=partial(trends.of, index),
         )
-        for median_s, p95_s, case_id, case_row, executions, window in ranked[:limit]
+        for index, (median_s, p95_s, case_id, case_row, executions, window) in enumerate(shown)
     ]
 
 
-def _bucket_medians(samples: rollups.CaseSamples) -> list[float]:
-    return rollups.medians(samples.days())
+class _DailyMedians:
+    """The daily medians of the tests shown, worked out for all of them at once
+    when the first is asked for (the page draws them; the API never asks):
+    one call for 50 tests' days instead of 50."""
+
+    def __init__(self, windows: list[rollups.CaseSamples]) -> None:
+        self._windows = windows
+        self._trends: list[list[float]] | None = None
+
+    def of(self, index: int) -> list[float]:
+        if self._trends is None:
+            days = [window.days() for window in self._windows]
+            medians = iter(rollups.medians([day for each in days for day in each]))
+            self._trends = [list(islice(medians, len(each))) for each in days]
+        return self._trends[index]
 
 
 def _week_figures(history_scope: Scope, periods: RegressionPeriods):
