@@ -98,18 +98,23 @@ def test_shape_and_values(client, db_session, document, project):
     assert before[0].id not in [p["run_id"] for p in body["wall_time"]]  # no time reported
 
 
-def test_the_api_never_works_out_daily_medians(client, db_session, project, monkeypatch):
+@pytest.mark.parametrize("rolled_up", [False, True], ids=["from results", "from rollups"])
+def test_the_api_never_works_out_daily_medians(client, db_session, project, monkeypatch, rolled_up):
     """Only the page draws the daily trend; the API leaves it out, so pays nothing for it."""
     from dashboard.analytics import durations
+    from ingest import store
 
     def not_wanted(*_args):
         raise AssertionError("daily medians worked out for the API")
 
     monkeypatch.setattr(durations, "_daily_medians", not_wanted)
-    monkeypatch.setattr(durations, "_bucket_medians", not_wanted)
+    monkeypatch.setattr(durations._DailyMedians, "of", not_wanted)
     slow = CaseFactory(project=project)
-    for i in range(3):
-        run_at(project, days_ago(3 - i), {slow: 1.0})
+    runs = [run_at(project, days_ago(3 - i), {slow: 1.0}) for i in range(3)]
+    if rolled_up:
+        for run in runs:
+            store.refresh_run_totals(db_session, run)
+        assert store.refresh_rollups(db_session, [run.id for run in runs]) == len(runs)
     db_session.commit()
 
     body = client.get("/api/v1/projects/web/durations").get_json()
