@@ -717,22 +717,25 @@ def roll_up(session: Session, run: Run) -> None:
     """Bring the rollups in step with the run's results; call after ``refresh_run_totals``."""
     pending = session.info.pop(_pending_key(run), False)
     verdict = infrastructure_verdict(run)
+    now = utc_day(run.started_at), verdict
+    before = (
+        None
+        if run.rollup_started_at is None
+        else (utc_day(run.rollup_started_at), run.rollup_infra)
+    )
     try:
-        if run.rollup_started_at is None:
+        if before != now or pending:  # else nothing changes (a duplicate): no wait
             lock_rollups(session, [run.project_id])
+        if before is None:
             _apply(session, run, _contributions(run, "all"), verdict, sign=1)
+        elif before == now:
+            if pending:
+                _apply(session, run, _contributions(run, "replaced"), verdict, sign=-1)
+                _apply(session, run, _contributions(run, "pending"), verdict, sign=1)
         else:
-            before = utc_day(run.rollup_started_at), run.rollup_infra
-            if before == (utc_day(run.started_at), verdict):
-                if pending:
-                    lock_rollups(session, [run.project_id])
-                    _apply(session, run, _contributions(run, "replaced"), verdict, sign=-1)
-                    _apply(session, run, _contributions(run, "pending"), verdict, sign=1)
-            else:
-                lock_rollups(session, [run.project_id])
-                old = _contributions(run, "before" if pending else "all")
-                _apply(session, run, old, run.rollup_infra, sign=-1, day=before[0])
-                _apply(session, run, _contributions(run, "all"), verdict, sign=1)
+            old = _contributions(run, "before" if pending else "all")
+            _apply(session, run, old, run.rollup_infra, sign=-1, day=before[0])
+            _apply(session, run, _contributions(run, "all"), verdict, sign=1)
     finally:
         if pending:
             PENDING.drop(session.connection())
@@ -1034,7 +1037,8 @@ def refresh_rollups(session: Session, run_ids: Sequence[int]) -> int:
     up already are left alone: ``rebuild_rollups`` starts a project afresh.
     """
     run_ids = list(run_ids)
-    lock_rollups(session, session.scalars(select(Run.project_id).where(Run.id.in_(run_ids))))
+    projects = select(Run.project_id).where(Run.id.in_(run_ids)).distinct()
+    lock_rollups(session, session.scalars(projects))
     runs = list(
         session.scalars(select(Run).where(Run.id.in_(run_ids), Run.rollup_started_at.is_(None)))
     )
