@@ -648,8 +648,9 @@ def _regression_candidates_from_rollups(
     boundaries = [periods.baseline_since, periods.recent_since, periods.until]
     samples = rollups.day_samples(history_scope, ids, boundaries)
     both = [c for c in ids if min(map(len, samples[c].intervals)) >= MIN_SAMPLES]
-    baselines = rollups.medians([samples[case_id].intervals[0] for case_id in both])
-    recents = rollups.medians([samples[case_id].intervals[1] for case_id in both])
+    # Both periods' medians in one call: [baselines..., recents...].
+    medians = rollups.medians([samples[c].intervals[i] for i in (0, 1) for c in both])
+    baselines, recents = medians[: len(both)], medians[len(both) :]
     kept = [
         case_id
         for case_id, baseline_s, recent_s in zip(both, baselines, recents, strict=True)
