@@ -19,6 +19,14 @@ from ingest.errors import ForbiddenXml, MalformedReport
 _PROLOG_SCAN_BYTES = 64 * 1024
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# A prolog with no document type declaration: a BOM, then only white space,
+# comments and processing instructions (the XML declaration among them) up to
+# the root's start tag. Each alternative stops at its own terminator (XML
+# forbids "--" in a comment and "?>" in an instruction), so a match can never
+# reach across a DOCTYPE by stretching a comment over it, and none backtracks.
+_PROLOG_WITHOUT_DOCTYPE = re.compile(
+    rb"(?:\xef\xbb\xbf)?(?:\s|<!--(?:[^-]|-[^-])*+-->|<\?(?:[^?]|\?(?!>))*+\?>)*+<[^!?]"
+)
 # An XML declaration readable byte by byte that names a two- or four-byte
 # encoding cannot be telling the truth: those encodings spell "<?xml" otherwise.
 _WIDE_ENCODING_DECLARED = re.compile(
@@ -83,9 +91,13 @@ def refuse_entity_declarations(data: bytes) -> None:
         entity = _ENTITY.search(data, doctype.end(), doctype.end() + _PROLOG_SCAN_BYTES)
         if entity is not None:
             raise _forbidden(data, entity.start())
-    position = data.find(b"<!ENTITY")
-    if (position >= 0 or _is_wide(head)) and _internal_dtd_declares_entities(data):
-        raise _forbidden(data, position)
+    # Entities can only be declared in a DOCTYPE, before the root. When the head
+    # shows the root with none before it, there is nothing to check; otherwise
+    # libxml2 reads up to the root and says. (A scan of the whole document for
+    # "<!ENTITY" cost a 26 MB report 19 ms, a twentieth of its parse.)
+    may_declare = _is_wide(head) or not _PROLOG_WITHOUT_DOCTYPE.match(head)
+    if may_declare and _internal_dtd_declares_entities(data):
+        raise _forbidden(data, data.find(b"<!ENTITY"))
 
 
 def _is_wide(head: bytes) -> bool:

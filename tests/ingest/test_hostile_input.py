@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 import ingest.detect
+from ingest import xmlsafe
 from ingest.coverage import MAX_COUNT, clover, cobertura, coveragepy, gocover, jacoco, lcov
 from ingest.coverage.paths import MAX_PATH_CHARS
 from ingest.detect import decompress, detect_and_parse
@@ -347,6 +348,40 @@ def test_entity_declaration_text_inside_a_report_is_not_a_declaration() -> None:
     )
     report = detect_and_parse(PROLOG_PADDING + data)
     assert [case.name for case in report.cases] == ["t"]
+
+
+def test_a_doctype_after_a_comment_is_never_read_as_part_of_it() -> None:
+    # A comment ends at its first "-->". Were it read on to the one inside the
+    # instruction, the DOCTYPE would pass for commentary, the root seem to
+    # start there, and the entity beyond the quick scan go unchecked.
+    data = (
+        b"<!-- a --><!DOCTYPE testsuite [<?note --><testsuite ?>\n"
+        + PROLOG_PADDING
+        + b'<!ENTITY xxe SYSTEM "file:///etc/passwd">\n]><testsuite/>'
+    )
+    with pytest.raises(ForbiddenXml):
+        xmlsafe.refuse_entity_declarations(data)
+
+
+@pytest.mark.parametrize(
+    ("prolog", "asks_libxml2"),
+    [
+        (b'<?xml version="1.0"?>\n<!-- made by pytest -->\n<?pi x?>\n', False),
+        (b"\xef\xbb\xbf", False),
+        (b"<!-- says ?> and -> and <!DOCTYPE in passing -->", False),
+        (b'<!DOCTYPE testsuite SYSTEM "junit.dtd">\n', True),
+        (PROLOG_PADDING, True),  # the root lies beyond the head
+    ],
+    ids=["declaration-comment-pi", "bom", "comment-with-markup", "doctype", "padded"],
+)
+def test_only_a_prolog_that_may_hold_a_doctype_is_read_by_libxml2(
+    monkeypatch, prolog, asks_libxml2
+) -> None:
+    # The check must cost a large report nothing when there is no DOCTYPE.
+    asked = []
+    monkeypatch.setattr(xmlsafe, "_internal_dtd_declares_entities", asked.append)
+    xmlsafe.refuse_entity_declarations(prolog + JUNIT_BODY)
+    assert bool(asked) is asks_libxml2
 
 
 @pytest.mark.parametrize("kind", list(XML_BODIES))
