@@ -564,7 +564,13 @@ class DirectoryNode:
 
 
 def directory_tree(files: Iterable[FileCounts]) -> list[DirectoryNode]:
-    """The root, directories and files, parents before children (Plotly treemap order)."""
+    """The root, directories and files, parents before children (Plotly treemap order).
+
+    A directory whose only child is another directory is one tile with it,
+    labelled with both names ("src/app"), as code hosts show such paths: the
+    first view then shows the directories that tell files apart, not one tile
+    for ``src``.
+    """
     nodes: dict[str, DirectoryNode] = {}
     root = DirectoryNode(TREE_ROOT_ID, "", TREE_ROOT_LABEL, "", is_file=False)
     nodes[root.id] = root
@@ -583,7 +589,24 @@ def directory_tree(files: Iterable[FileCounts]) -> list[DirectoryNode]:
         leaf.add(f)
         for node_id in _ancestors(nodes, leaf):
             nodes[node_id].add(f)
-    return list(nodes.values())
+    return _join_directory_chains(list(nodes.values()))
+
+
+def _join_directory_chains(nodes: list[DirectoryNode]) -> list[DirectoryNode]:
+    """Merge each directory that holds only one directory into that one (see above)."""
+    children: dict[str, list[DirectoryNode]] = {}
+    for node in nodes:
+        children.setdefault(node.parent, []).append(node)
+    merged: set[str] = set()
+    for node in nodes:  # parents first, so a chain of any length folds into its end
+        only = children.get(node.id, [])
+        if node.parent and not node.is_file and len(only) == 1 and not only[0].is_file:
+            child = only[0]
+            child.parent, child.label = node.parent, f"{node.label}/{child.label}"
+            siblings = children[node.parent]
+            siblings[siblings.index(node)] = child
+            merged.add(node.id)
+    return [node for node in nodes if node.id not in merged]
 
 
 def _ancestors(nodes: dict[str, DirectoryNode], node: DirectoryNode) -> Iterable[str]:

@@ -242,6 +242,29 @@ def test_directory_tree_keeps_a_file_and_a_directory_of_the_same_name_apart():
     assert len(ids) == len(set(ids))
 
 
+def test_directory_tree_joins_a_directory_that_holds_only_one_directory():
+    files = [
+        file_row("src/main/java/com/acme/app/App.java", 1, 2),
+        file_row("src/main/java/com/acme/app/web/Routes.java", 1, 2),
+        file_row("src/main/java/com/acme/util/Text.java", 2, 2),
+        file_row("src/main/resources/a.txt", None, None),
+    ]
+    nodes = {n.id: n for n in coverage.directory_tree(files)}
+    assert [(n.label, n.parent) for n in nodes.values() if not n.is_file] == [
+        ("all files", ""),
+        ("src/main", "/"),
+        ("java/com/acme", "src/main/"),
+        ("app", "src/main/java/com/acme/"),
+        ("web", "src/main/java/com/acme/app/"),
+        ("util", "src/main/java/com/acme/"),
+        ("resources", "src/main/"),
+    ]
+    # Every parent named is a node, and a joined tile still sums what is under it.
+    assert all(n.parent in nodes for n in nodes.values() if n.parent)
+    assert nodes["src/main/java/com/acme/"].lines_valid == 30
+    assert nodes["src/main/java/com/acme/"].branches_valid == 6
+
+
 def test_directory_tree_of_no_files_is_only_the_root():
     assert [n.id for n in coverage.directory_tree([])] == ["/"]
 
