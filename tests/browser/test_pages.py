@@ -139,3 +139,26 @@ def test_a_test_named_like_a_script_is_shown_as_text(page, live_server, demo_ids
     # Nothing ran: the page fixture fails the test on any dialog or console error,
     # and no <script> element with that body exists in the document.
     assert page.evaluate("[...document.scripts].every(s => !s.textContent.includes('alert(1)'))")
+
+
+@pytest.mark.parametrize(
+    ("name", "admin"),
+    [(name, False) for name in ("flaky", "coverage", "durations", "runs", "run", "compare")]
+    + [("flaky", True)],  # with the quarantine controls
+)
+def test_tables_fit_a_laptop_screen_without_sideways_scrolling(
+    page, live_server, demo_ids, name, admin
+):
+    # The flaky table's cost columns were once off to the right, behind a scrollbar.
+    if admin:
+        sign_in_as_admin(page, live_server)
+    page.goto(live_server(screens(demo_ids)[name]))
+    page.wait_for_load_state("networkidle")
+    assert page.viewport_size["width"] == 1280
+    overflowing = page.eval_on_selector_all(
+        "table",
+        "tables => tables"
+        ".filter(t => t.parentElement.scrollWidth > t.parentElement.clientWidth + 1)"
+        ".map(t => t.className || t.querySelector('th')?.innerText)",
+    )
+    assert overflowing == []
