@@ -101,11 +101,17 @@ DATABASE_TROUBLE = {
     ),
     "busy": "the database is busy with other writes; nothing was stored; retry shortly",
     "unavailable": "the database is unavailable; retry shortly",
+    "not_migrated": (
+        "the database has no Suitescope tables yet: run `suitescope db upgrade` "
+        "(`make run` does), then reload"
+    ),
 }
+# Troubles that waiting will not mend: no Retry-After.
+LASTING_TROUBLE = frozenset({"not_migrated"})
 
 
 # SQLite's primary result codes that mean "not now" rather than "not like this";
-# its generic SQLITE_ERROR (a syntax error, a missing table) stays a 500.
+# its generic SQLITE_ERROR (a syntax error) stays a 500, but for a missing table.
 SQLITE_TROUBLE = {
     "READONLY": "read_only",
     "FULL": "full",
@@ -128,6 +134,8 @@ def database_trouble(error: Exception) -> str | None:
         # one: judge the failure it was raised while handling.
         return database_trouble(error.__context__)
     driver_error = getattr(error, "orig", error)
+    if _missing_table(driver_error):
+        return "not_migrated"
     sqlite_name = getattr(driver_error, "sqlite_errorname", None)
     if sqlite_name is not None:  # "SQLITE_BUSY_SNAPSHOT": the primary code is BUSY
         return SQLITE_TROUBLE.get(sqlite_name.split("_")[1])
@@ -144,11 +152,22 @@ def database_trouble(error: Exception) -> str | None:
     return None
 
 
+def _missing_table(driver_error: BaseException) -> bool:
+    """A query met a table the schema lacks: the database was never migrated
+    (a new file or database that ``suitescope db upgrade`` has not set up)."""
+    if isinstance(driver_error, psycopg.errors.UndefinedTable):
+        return True
+    return isinstance(driver_error, sqlite3.OperationalError) and str(driver_error).startswith(
+        "no such table"
+    )
+
+
 def handle_database_error(error: Exception) -> Response:
     """The database cannot serve us now: say why and when to come back; nothing half-done stays.
 
     Answers 503 with ``Retry-After`` for an unreachable, restarting, busy,
-    read-only or full database; any other database error is a bug (500).
+    read-only or full database, and 503 without it for one never migrated;
+    any other database error is a bug (500).
     """
     trouble = database_trouble(error)
     if trouble is None:
@@ -162,7 +181,8 @@ def handle_database_error(error: Exception) -> Response:
     response = error_response(
         503, DATABASE_TROUBLE[trouble], code="database_unavailable", details={"reason": trouble}
     )
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if trouble not in LASTING_TROUBLE:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from unittest import mock
 
@@ -24,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from dashboard.extensions import db
 from dashboard.models import Case, Project, Result, Run, Upload
 from ingest.upload_client import upload
+from tests.fixtures.database import postgres_database
 from tests.fixtures.served import dispose, junit_report, project_with_token, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,3 +260,25 @@ def test_a_full_sqlite_file_refuses_uploads_with_503_and_still_serves_reads(sqli
     assert stored(writable, "full") == before
     dispose(full)
     dispose(writable)
+
+
+# --- a database never migrated ------------------------------------------------------
+
+
+def test_a_database_never_migrated_says_to_run_db_upgrade(committed_database, tmp_path):
+    # Someone starts `suitescope run` on a new database and skips `db upgrade`.
+    if committed_database.dialect == "sqlite":
+        empty = nullcontext(make_url(f"sqlite:///{tmp_path / 'empty.db'}"))
+    else:
+        server = make_url(committed_database.url)
+        empty = postgres_database(server, f"{server.database}_never_migrated")
+    with empty as url:
+        app = committed_database.app(url=url.render_as_string(hide_password=False))
+        client = app.test_client()
+        for response in (client.get("/"), client.get("/api/v1/projects")):
+            assert response.status_code == 503
+            assert "Retry-After" not in response.headers  # waiting will not help
+            assert "run `suitescope db upgrade`" in response.text
+        error = client.get("/api/v1/projects").get_json()["error"]
+        assert error["reason"] == "not_migrated"
+        dispose(app)
