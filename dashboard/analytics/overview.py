@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 
@@ -11,7 +11,7 @@ from dashboard.analytics import coverage, flaky
 from dashboard.analytics.durations import median
 from dashboard.analytics.scope import Scope
 from dashboard.extensions import db
-from dashboard.models import Run, utc_date_text
+from dashboard.models import Project, Run, utc_date_text
 
 TOP_FLAKY = 10
 LATEST_RUNS = 10
@@ -36,7 +36,7 @@ class Card:
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    runs: int
+    runs: int | None  # None only for a period before the project's first run
     green_rate: float | None
     median_wall_seconds: float | None
 
@@ -98,14 +98,29 @@ def _coverage_rates(scope: Scope) -> tuple[float | None, float | None]:
     return report.line_rate, report.branch_rate
 
 
+def has_runs_before(project: Project, moment: datetime) -> bool:
+    """Whether the project has any run before ``moment``: is there an earlier figure?"""
+    query = select(Run.id).where(Run.project_id == project.id, Run.started_at < moment).limit(1)
+    return db.session.scalar(query) is not None
+
+
+# The previous period of a project whose history starts within the window: no
+# figure at all, where zeros would show "+345 runs" against nothing.
+NO_EARLIER_STATS = RunStats(runs=None, green_rate=None, median_wall_seconds=None)
+
+
 def project_overview(scope: Scope) -> Overview:
-    previous = scope.previous_period()
-    now_stats, before_stats = run_stats(scope), run_stats(previous)
+    now_stats = run_stats(scope)
     report = flaky.flaky_report(scope)
     flaky_now = [case for case in report if case.status == "flaky"]
-    flaky_before = flaky.flaky_count(previous)
     line_now, branch_now = _coverage_rates(scope)
-    line_before, branch_before = _coverage_rates(previous)
+    if has_runs_before(scope.project, scope.since):
+        previous = scope.previous_period()
+        before_stats, flaky_before = run_stats(previous), flaky.flaky_count(previous)
+        line_before, branch_before = _coverage_rates(previous)
+    else:
+        before_stats, flaky_before = NO_EARLIER_STATS, None
+        line_before = branch_before = None
     cards = [
         Card("Runs", now_stats.runs, before_stats.runs, "count", "up"),
         Card("Runs passed", now_stats.green_rate, before_stats.green_rate, "rate", "up"),

@@ -301,7 +301,7 @@ def weekly_review(project: Project, week: str | None = None, now: datetime | Non
     chosen = resolve_week(week, project_zone(project), now)
     # A week in progress is judged up to now (quarantines, the regression window).
     this_scope = week_scope(project, chosen, until=min(chosen.end, now))
-    has_history = _has_runs_before(project, chosen.start)
+    has_history = overview.has_runs_before(project, chosen.start)
     runs = durations.run_count(this_scope)
     this = _load_week(this_scope, with_runs=runs > 0)
     before = _load_week(week_scope(project, chosen.previous()), with_runs=has_history)
@@ -623,11 +623,6 @@ def _quarantine_debt(project: Project, as_of: datetime, refs: CaseRefs) -> Quara
         expired = quarantine.expires_at is not None and quarantine.expires_at <= as_of
         (debt.expired if expired else debt.active).append(item)
     return debt
-
-
-def _has_runs_before(project: Project, moment: datetime) -> bool:
-    query = select(Run.id).where(Run.project_id == project.id, Run.started_at < moment).limit(1)
-    return db.session.scalar(query) is not None
 
 
 # --- JSON ------------------------------------------------------------------------------

@@ -123,6 +123,28 @@ def test_a_card_without_a_previous_figure_shows_no_change(db_session):
     assert card(overview, "Line coverage").value is None
 
 
+def test_a_history_that_starts_in_the_window_has_no_earlier_figures(db_session):
+    # Zeros for the period before the first run would show "+2 runs", "+1 flaky"
+    # against a time nobody uploaded anything.
+    project = ProjectFactory()
+    case = CaseFactory(project=project, first_seen_at=NOW - timedelta(days=5))
+    result_history(case, "R", start=NOW - timedelta(days=5))
+    run(project, 1)
+    overview = project_overview(scope_of(project))
+    for label in ("Runs", "Runs passed", "Flaky tests", "Median suite wall time"):
+        assert card(overview, label).previous is None, label
+        assert card(overview, label).change is None, label
+    assert card(overview, "Flaky tests").value == 1
+
+
+def test_an_empty_previous_period_after_earlier_history_counts_as_zero(db_session):
+    project = ProjectFactory()
+    run(project, 1)
+    run(project, 75)  # history, but nothing in the 30 days before the window
+    runs = card(project_overview(scope_of(project)), "Runs")
+    assert (runs.value, runs.previous, runs.change) == (1, 0, 1)
+
+
 def test_flaky_card_and_top_list_count_flaky_tests_costliest_first(db_session):
     project = ProjectFactory()
     start = NOW - timedelta(days=10)
