@@ -162,3 +162,8 @@ def test_tables_fit_a_laptop_screen_without_sideways_scrolling(
         ".map(t => t.className || t.querySelector('th')?.innerText)",
     )
     assert overflowing == []
+    # Failure messages wrap, to be read whole without scrolling each one.
+    scrolling = page.eval_on_selector_all(
+        "pre.failure-message", "pres => pres.filter(p => p.scrollWidth > p.clientWidth + 1).length"
+    )
+    assert scrolling == 0
