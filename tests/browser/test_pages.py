@@ -63,8 +63,12 @@ def screens(ids: dict) -> dict[str, str]:
     ],
 )
 def test_every_screen_loads_without_console_errors(page, live_server, demo_ids, name):
+    if name == "settings":  # signed out, it is the sign-in screen
+        sign_in_as_admin(page, live_server)
     response = page.goto(live_server(screens(demo_ids)[name]))
     assert response.status == 200
+    if name == "settings":
+        assert page.locator("h1").first.inner_text().startswith("Settings")
     page.wait_for_load_state("networkidle")
     draw_every_chart(page)
     assert page.locator("figure.chart-error").count() == 0
