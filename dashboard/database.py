@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
@@ -83,11 +85,27 @@ def configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
+def missing_table(driver_error: BaseException) -> bool:
+    """A query met a table the schema lacks: the database was never migrated
+    (a new file or database that ``suitescope db upgrade`` has not set up)."""
+    if isinstance(driver_error, psycopg.errors.UndefinedTable):
+        return True
+    return isinstance(driver_error, sqlite3.OperationalError) and str(driver_error).startswith(
+        "no such table"
+    )
+
+
 def database_status() -> tuple[bool, str]:
-    """Whether the database answers a trivial query, and what went wrong if not."""
+    """Whether the database answers with Suitescope's schema, and what is wrong if not.
+
+    It reads the migration stamp: a database that answers but was never
+    migrated cannot serve a page either ("not_migrated").
+    """
     try:
-        db.session.execute(text("SELECT 1"))
+        db.session.execute(text("SELECT version_num FROM alembic_version"))
         return True, "ok"
     except Exception as error:  # any driver error means "unreachable" to a probe
         db.session.rollback()
+        if missing_table(getattr(error, "orig", error)):
+            return False, "not_migrated"
         return False, type(error).__name__

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from dashboard import ratelimits
+from dashboard.database import missing_table
 from dashboard.extensions import db
 from ingest.errors import IngestError
 
@@ -134,7 +135,7 @@ def database_trouble(error: Exception) -> str | None:
         # one: judge the failure it was raised while handling.
         return database_trouble(error.__context__)
     driver_error = getattr(error, "orig", error)
-    if _missing_table(driver_error):
+    if missing_table(driver_error):
         return "not_migrated"
     sqlite_name = getattr(driver_error, "sqlite_errorname", None)
     if sqlite_name is not None:  # "SQLITE_BUSY_SNAPSHOT": the primary code is BUSY
@@ -150,16 +151,6 @@ def database_trouble(error: Exception) -> str | None:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return "unavailable"  # the connection dropped mid-request: a restart, a failover
     return None
-
-
-def _missing_table(driver_error: BaseException) -> bool:
-    """A query met a table the schema lacks: the database was never migrated
-    (a new file or database that ``suitescope db upgrade`` has not set up)."""
-    if isinstance(driver_error, psycopg.errors.UndefinedTable):
-        return True
-    return isinstance(driver_error, sqlite3.OperationalError) and str(driver_error).startswith(
-        "no such table"
-    )
 
 
 def handle_database_error(error: Exception) -> Response:
