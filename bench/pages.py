@@ -761,6 +761,7 @@ CALLS = (
     Call("compare", "/p/{slug}/compare?head={run}"),
     Call("test history", "/p/{slug}/tests/{case}"),
     Call("test chart", "/p/{slug}/tests/{case}/durations.json"),
+    Call("tests", "/p/{slug}/tests?q=test_&page=2"),
     Call("settings", "/p/{slug}/settings"),
     Call("api projects", "/api/v1/projects"),
     Call("api runs", "/api/v1/projects/{slug}/runs"),
@@ -769,6 +770,7 @@ CALLS = (
     Call("api durations", "/api/v1/projects/{slug}/durations"),
     Call("api coverage", "/api/v1/projects/{slug}/coverage"),
     Call("api history", "/api/v1/projects/{slug}/tests/{case}/history"),
+    Call("api tests", "/api/v1/projects/{slug}/tests?q=test_&page=2"),
     Call("api quarantine", "/api/v1/projects/{slug}/quarantine"),
 )
 

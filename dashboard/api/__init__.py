@@ -62,4 +62,12 @@ openapi.describe(
 )
 
 # Each endpoint module registers its routes (and OpenAPI entries) on ``bp``.
-from dashboard.api import coverage, durations, flaky, review, runs, uploads  # noqa: E402,F401
+from dashboard.api import (  # noqa: E402,F401
+    catalog,
+    coverage,
+    durations,
+    flaky,
+    review,
+    runs,
+    uploads,
+)

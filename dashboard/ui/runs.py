@@ -1,4 +1,5 @@
-"""Screens of runs: the list, one run, two runs compared, and one test's history."""
+"""Screens of runs and tests: the runs, one run, two runs compared, the test
+catalog and one test's history."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
 from dashboard import projects as project_service
+from dashboard.analytics import catalog
 from dashboard.analytics import history as history_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
@@ -72,6 +74,15 @@ def compare_runs(slug: str):
         base=base,
         head=head,
         comparison=comparison,
+    )
+
+
+@bp.get("/p/<slug>/tests")
+def tests(slug: str):
+    project = project_or_404(slug)
+    filters = request_filters()
+    return render_project_screen(
+        "tests.html", project=project, filters=filters, page=catalog.find_tests(project, filters)
     )
 
 

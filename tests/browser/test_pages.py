@@ -36,6 +36,7 @@ def screens(ids: dict) -> dict[str, str]:
         "durations": "/p/demo/durations",
         "coverage": "/p/demo/coverage",
         "runs": "/p/demo/runs",
+        "tests": "/p/demo/tests?q=test",
         "run": f"/p/demo/runs/{ids['run']}",
         "compare": f"/p/demo/compare?base={ids['previous_run']}&head={ids['run']}",
         "test-history": f"/p/demo/tests/{ids['script_case']}",
@@ -54,6 +55,7 @@ def screens(ids: dict) -> dict[str, str]:
         "durations",
         "coverage",
         "runs",
+        "tests",
         "run",
         "compare",
         "test-history",
@@ -147,7 +149,10 @@ def test_a_test_named_like_a_script_is_shown_as_text(page, live_server, demo_ids
 
 @pytest.mark.parametrize(
     ("name", "admin"),
-    [(name, False) for name in ("flaky", "coverage", "durations", "runs", "run", "compare")]
+    [
+        (name, False)
+        for name in ("flaky", "coverage", "durations", "runs", "tests", "run", "compare")
+    ]
     + [("flaky", True)],  # with the quarantine controls
 )
 def test_tables_fit_a_laptop_screen_without_sideways_scrolling(

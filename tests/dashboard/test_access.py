@@ -57,7 +57,9 @@ def sign_in_target(response) -> tuple[str, str | None]:
 
 
 @pytest.mark.usefixtures("private")
-@pytest.mark.parametrize("path", ["/", "/p/web", "/p/web/settings", "/no/such/page"])
+@pytest.mark.parametrize(
+    "path", ["/", "/p/web", "/p/web/tests", "/p/web/settings", "/no/such/page"]
+)
 def test_private_pages_send_anonymous_visitors_to_sign_in(client, tokens, path):
     response = client.get(path)
     assert response.status_code == 302

@@ -269,6 +269,7 @@ def test_the_data_fills_the_lists_the_schema_describes(client, api_data):
         f"{base}/flaky": ("tests",),
         f"{base}/coverage": ("trend", "files"),
         f"{base}/quarantine": ("quarantined",),
+        f"{base}/tests": ("tests",),
         f"{base}/review": ("top_flaky",),
         f"{base}/runs/{api_data.run_ids[-1]}": ("uploads", "failure_groups", "coverage"),
     }

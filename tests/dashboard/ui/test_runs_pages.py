@@ -66,6 +66,7 @@ def screens(project, run_id: int, case_id: int) -> list[str]:
         f"/p/{slug}/runs/{run_id}",
         f"/p/{slug}/compare?head={run_id}",
         f"/p/{slug}/tests/{case_id}",
+        f"/p/{slug}/tests?q=test",
     ]
 
 
@@ -444,3 +445,48 @@ def test_list_compare_and_history_queries_are_bounded(client, project, db_sessio
         ]
 
     assert measure(2) == measure(15)
+
+
+# --- the test catalog -----------------------------------------------------------------
+
+
+def test_the_tests_screen_finds_a_test_and_links_its_history_and_latest_run(
+    client, project, db_session
+):
+    login = CaseFactory(project=project, name="test_login", classname="tests.auth.TestLogin")
+    latest = result_history(login, "PF", start=BASE_TIME)[-1]
+    CaseFactory(project=project, name="test_logout", classname="tests.auth.TestLogout")
+    db_session.commit()
+
+    page = client.get("/p/web/tests?q=testlogin").text
+
+    assert 'href="/p/web/tests"' in page  # the tab
+    assert f'href="/p/web/tests/{login.id}"' in page
+    assert f'href="/p/web/runs/{latest.run_id}"' in page
+    assert ">failed</span>" in page
+    assert "test_logout" not in page
+    assert "1 test matching “testlogin”" in page
+    assert 'value="testlogin"' in page  # the search box keeps it after a reload
+
+
+def test_the_tests_screen_pages_with_the_search_kept(client, project, db_session):
+    for index in range(30):
+        CaseFactory(project=project, name=f"test_page_{index:02}")
+    db_session.commit()
+    page = client.get("/p/web/tests?q=page&per_page=25").text
+    assert "Page 1 of 2 (30 in all)" in page
+    assert 'href="/p/web/tests?q=page&amp;page=2&amp;per_page=25"' in page
+    assert "test_page_29" in client.get("/p/web/tests?q=page&per_page=25&page=2").text
+
+
+def test_the_tests_screen_explains_an_empty_project_and_a_search_without_match(
+    client, project, db_session
+):
+    db_session.commit()
+    assert "No tests yet." in client.get("/p/web/tests").text
+    CaseFactory(project=project, name="test_one")
+    db_session.commit()
+    nothing = client.get("/p/web/tests", query_string={"q": SCRIPT_NAME}).text
+    assert "No test name, class or file contains" in nothing
+    assert SCRIPT_NAME not in nothing
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in nothing
