@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from dashboard.analytics.history import execution_kind
 from dashboard.analytics.rollups import among
 from dashboard.analytics.runs import CaseRef
 from dashboard.extensions import db
@@ -31,8 +32,7 @@ class LatestResult:
 
     @property
     def kind(self) -> str:
-        """The outcome, with a pass that needed a retry told apart as ``retried``."""
-        return "retried" if self.retry_flake and self.outcome == "passed" else self.outcome
+        return execution_kind(self.outcome, self.retry_flake)
 
 
 @dataclass(frozen=True, slots=True)

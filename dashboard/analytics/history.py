@@ -29,6 +29,11 @@ DESCRIPTIONS = {
 }
 
 
+def execution_kind(outcome: str, retry_flake: bool) -> str:
+    """The outcome, with a pass that needed a retry told apart as ``retried``."""
+    return "retried" if retry_flake and outcome == "passed" else outcome
+
+
 @dataclass(frozen=True, slots=True)
 class Execution:
     """The case in one run."""
@@ -47,8 +52,7 @@ class Execution:
 
     @property
     def kind(self) -> str:
-        """The outcome, with a pass that needed a retry told apart as ``retried``."""
-        return "retried" if self.retry_flake and self.outcome == "passed" else self.outcome
+        return execution_kind(self.outcome, self.retry_flake)
 
     @property
     def letter(self) -> str:

@@ -10,33 +10,21 @@ from dashboard.api.common import (
     CASE_IDENTITY_PROPERTIES,
     api_project_or_404,
     case_identity_json,
-    int_arg,
     iso,
+    page_json,
+    paging_args,
     text_arg,
 )
 from dashboard.api.openapi import object_schema
-from dashboard.filters import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, Filters
+from dashboard.filters import Filters
 from dashboard.models import Project
 
 
 @bp.get("/projects/<slug>/tests")
 def list_tests(slug: str):
     project = api_project_or_404(slug)
-    filters = Filters(
-        q=text_arg("q"),
-        page=int_arg("page", 1),
-        per_page=int_arg("per_page", DEFAULT_PER_PAGE, PER_PAGE_CHOICES),
-    )
-    page = catalog.find_tests(project, filters)
-    return jsonify(
-        {
-            "tests": [entry_json(project, entry) for entry in page.items],
-            "page": page.page,
-            "per_page": page.per_page,
-            "pages": page.pages,
-            "total": page.total,
-        }
-    )
+    page = catalog.find_tests(project, Filters(q=text_arg("q"), **paging_args()))
+    return jsonify({"tests": [entry_json(project, e) for e in page.items], **page_json(page)})
 
 
 def entry_json(project: Project, entry: catalog.CatalogEntry) -> dict:
@@ -84,10 +72,7 @@ openapi.describe(
         "parameters": [
             openapi.SLUG_PARAMETER,
             openapi.query_parameter("q", {"type": "string"}),
-            openapi.query_parameter("page", {"type": "integer", "minimum": 1}),
-            openapi.query_parameter(
-                "per_page", {"type": "integer", "enum": list(PER_PAGE_CHOICES)}
-            ),
+            *openapi.paging_parameters(),
         ],
         "responses": {
             "200": openapi.json_response(
@@ -109,10 +94,7 @@ openapi.describe(
                                     ),
                                 ),
                             },
-                            "page": {"type": "integer", "minimum": 1},
-                            "per_page": {"type": "integer"},
-                            "pages": {"type": "integer", "minimum": 1},
-                            "total": {"type": "integer", "minimum": 0},
+                            **openapi.PAGE_PROPERTIES,
                         }
                     ),
                 )

@@ -8,7 +8,7 @@ from datetime import datetime
 from flask import abort, request
 
 from dashboard import projects as project_service
-from dashboard.filters import Filters, clean_text
+from dashboard.filters import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, Filters, Page, clean_text
 from dashboard.models import Project
 
 
@@ -38,6 +38,19 @@ def int_arg(name: str, default: int, choices: Collection[int] | None = None) -> 
     if number < 1:
         abort(400, f"`{name}` must be a whole number of at least 1")
     return number
+
+
+def paging_args() -> dict[str, int]:
+    """``page`` and ``per_page`` of a paged list, strictly (see ``int_arg``)."""
+    return {
+        "page": int_arg("page", 1),
+        "per_page": int_arg("per_page", DEFAULT_PER_PAGE, PER_PAGE_CHOICES),
+    }
+
+
+def page_json(page: Page) -> dict[str, int]:
+    """Where a paged list stands, beside its items."""
+    return {"page": page.page, "per_page": page.per_page, "pages": page.pages, "total": page.total}
 
 
 def text_arg(name: str, choices: Collection[str] | None = None) -> str | None:

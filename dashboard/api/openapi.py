@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from dashboard.api import bp
-from dashboard.filters import WINDOWS
+from dashboard.filters import PER_PAGE_CHOICES, WINDOWS
 from dashboard.projects import SLUG_PATTERN
 
 PATHS: dict[str, dict] = {}
@@ -49,6 +49,23 @@ def query_parameter(name: str, schema: dict, description: str = "") -> dict:
         "schema": schema,
         "description": description,
     }
+
+
+def paging_parameters() -> list[dict]:
+    """``page`` and ``per_page`` of a paged list."""
+    return [
+        query_parameter("page", {"type": "integer", "minimum": 1}),
+        query_parameter("per_page", {"type": "integer", "enum": list(PER_PAGE_CHOICES)}),
+    ]
+
+
+# Beside the items of a paged list (``dashboard.api.common.page_json``).
+PAGE_PROPERTIES = {
+    "page": {"type": "integer", "minimum": 1},
+    "per_page": {"type": "integer"},
+    "pages": {"type": "integer", "minimum": 1},
+    "total": {"type": "integer", "minimum": 0},
+}
 
 
 FILTER_PARAMETERS = [

@@ -8,9 +8,9 @@ from dashboard.analytics import history as history_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
-from dashboard.api.common import api_project_or_404, int_arg, text_arg
+from dashboard.api.common import api_project_or_404, page_json, paging_args, text_arg
 from dashboard.api.openapi import object_schema
-from dashboard.filters import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, Filters
+from dashboard.filters import Filters
 from dashboard.models import Project, Run
 
 STATUS_VALUES = [value for value, _ in run_analytics.RUN_STATUSES]
@@ -22,8 +22,7 @@ def list_filters() -> Filters:
         branch=text_arg("branch"),
         job=text_arg("job"),
         status=text_arg("status", STATUS_VALUES),
-        page=int_arg("page", 1),
-        per_page=int_arg("per_page", DEFAULT_PER_PAGE, PER_PAGE_CHOICES),
+        **paging_args(),
     )
 
 
@@ -43,10 +42,7 @@ def list_runs(slug: str):
                 {**run_analytics.run_json(row.run), "url": run_url(project, row.run)}
                 for row in page.items
             ],
-            "page": page.page,
-            "per_page": page.per_page,
-            "pages": page.pages,
-            "total": page.total,
+            **page_json(page),
         }
     )
 
@@ -241,10 +237,7 @@ openapi.describe(
                 "infrastructure: more than 80% of the executed cases failed; failed: "
                 "other runs with a failure; retry-flakes: a case passed after a retry",
             ),
-            openapi.query_parameter("page", {"type": "integer", "minimum": 1}),
-            openapi.query_parameter(
-                "per_page", {"type": "integer", "enum": list(PER_PAGE_CHOICES)}
-            ),
+            *openapi.paging_parameters(),
         ],
         "responses": {
             "200": openapi.json_response(
@@ -253,10 +246,7 @@ openapi.describe(
                     object_schema(
                         {
                             "runs": {"type": "array", "items": RUN_SUMMARY},
-                            "page": {"type": "integer", "minimum": 1},
-                            "per_page": {"type": "integer"},
-                            "pages": {"type": "integer", "minimum": 1},
-                            "total": INTEGER,
+                            **openapi.PAGE_PROPERTIES,
                         }
                     ),
                 )
