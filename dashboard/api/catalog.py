@@ -15,7 +15,7 @@ from dashboard.api.common import (
     paging_args,
     text_arg,
 )
-from dashboard.api.openapi import object_schema
+from dashboard.api.openapi import DATE_TIME, object_schema
 from dashboard.filters import Filters
 from dashboard.models import Project
 
@@ -48,7 +48,6 @@ def entry_json(project: Project, entry: catalog.CatalogEntry) -> dict:
 
 # --- OpenAPI ----------------------------------------------------------------------------
 
-DATE_TIME = {"type": "string", "format": "date-time"}
 LATEST = object_schema(
     {
         "run_id": {"type": "integer", "minimum": 1},

@@ -12,6 +12,7 @@ from dashboard.analytics import coverage as analytics
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
 from dashboard.api.common import api_filters, api_project_or_404, iso
+from dashboard.api.openapi import DATE_TIME
 
 
 def point_json(point: analytics.CoveragePoint) -> dict:
@@ -65,7 +66,7 @@ NULLABLE_COUNT = {"type": "integer", "nullable": True, "description": "null: no 
 POINT_PROPERTIES = {
     "run_id": {"type": "integer"},
     "commit": {"type": "string", "nullable": True},
-    "started_at": {"type": "string", "format": "date-time"},
+    "started_at": DATE_TIME,
     "line_rate": RATE,
     "branch_rate": RATE,
     "lines_valid": COUNT,

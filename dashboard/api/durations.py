@@ -14,6 +14,7 @@ from dashboard.api.common import (
     case_identity_json,
     iso,
 )
+from dashboard.api.openapi import DATE_TIME
 
 SLOWEST_LIMIT = 50
 
@@ -92,7 +93,7 @@ WALL_TIME_POINT = openapi.schema(
     openapi.object_schema(
         {
             "run_id": {"type": "integer"},
-            "started_at": {"type": "string", "format": "date-time"},
+            "started_at": DATE_TIME,
             "job": {"type": "string"},
             "seconds": SECONDS,
         }

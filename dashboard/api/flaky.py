@@ -26,6 +26,7 @@ from dashboard.api.common import (
     iso,
     text_arg,
 )
+from dashboard.api.openapi import DATE_TIME
 from dashboard.auth import require_token
 from dashboard.filters import DEFAULT_WINDOW, WINDOWS, Filters
 from dashboard.models import Case, Project, Quarantine
@@ -208,7 +209,7 @@ EVIDENCE_SCHEMA = openapi.schema(
             "commit": NULLABLE_STRING,
             "branch": NULLABLE_STRING,
             "job": NULLABLE_STRING,
-            "started_at": {"type": "string", "format": "date-time"},
+            "started_at": DATE_TIME,
             "detail": {"type": "string"},
         }
     ),
@@ -250,7 +251,7 @@ QUARANTINE_SCHEMA = openapi.schema(
             "node_id": {"type": "string", "description": "pytest node id, for --deselect"},
             "reason": {"type": "string"},
             "created_by": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"},
+            "created_at": DATE_TIME,
             "expires_at": {**NULLABLE_STRING, "format": "date-time"},
             "lifted_at": {**NULLABLE_STRING, "format": "date-time"},
         }

@@ -59,6 +59,8 @@ def paging_parameters() -> list[dict]:
     ]
 
 
+DATE_TIME = {"type": "string", "format": "date-time"}
+
 # Beside the items of a paged list (``dashboard.api.common.page_json``).
 PAGE_PROPERTIES = {
     "page": {"type": "integer", "minimum": 1},

@@ -9,6 +9,7 @@ from dashboard.analytics.diagnosis import ANTI_PATTERNS
 from dashboard.analytics.review import InvalidWeek, review_json, weekly_review
 from dashboard.api import bp, openapi
 from dashboard.api.common import api_project_or_404
+from dashboard.api.openapi import DATE_TIME
 
 
 @bp.get("/projects/<slug>/review")
@@ -27,7 +28,6 @@ NUMBER = {"type": "number"}
 MAYBE_NUMBER = {"type": "number", "nullable": True}
 MAYBE_STRING = {"type": "string", "nullable": True}
 MAYBE_INTEGER = {"type": "integer", "nullable": True}
-DATE_TIME = {"type": "string", "format": "date-time"}
 MAYBE_DATE_TIME = {**DATE_TIME, "nullable": True}
 RUN_IDS = {"type": "array", "items": {"type": "integer"}}
 STRINGS = {"type": "array", "items": {"type": "string"}}

@@ -9,7 +9,7 @@ from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
 from dashboard.api.common import api_project_or_404, page_json, paging_args, text_arg
-from dashboard.api.openapi import object_schema
+from dashboard.api.openapi import DATE_TIME, object_schema
 from dashboard.filters import Filters
 from dashboard.models import Project, Run
 
@@ -71,7 +71,6 @@ def test_history(slug: str, case_id: int):
 INTEGER = {"type": "integer", "minimum": 0}
 SECONDS = {"type": "number", "minimum": 0}
 NULLABLE_STRING = {"type": "string", "nullable": True}
-DATE_TIME = {"type": "string", "format": "date-time"}
 OUTCOME = {"type": "string", "enum": ["passed", "failed", "error", "skipped"]}
 ID_PARAMETER = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest, ClientDisconnected, UnsupportedMedia
 
 from dashboard.access import record_token_use
 from dashboard.api import bp, openapi
+from dashboard.api.openapi import DATE_TIME
 from dashboard.auth import require_token
 from dashboard.extensions import db
 from ingest.metadata import parse_metadata
@@ -115,7 +116,7 @@ UPLOAD_FIELDS = {
     "build": {"type": "string", "maxLength": 255},
     "job": {"type": "string", "maxLength": 255},
     "build_url": {"type": "string", "format": "uri", "maxLength": 2000},
-    "started_at": {"type": "string", "format": "date-time"},
+    "started_at": DATE_TIME,
 }
 
 openapi.describe(
