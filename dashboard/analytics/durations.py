@@ -46,7 +46,7 @@ from itertools import islice
 from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from dashboard.analytics import rollups
+from dashboard.analytics import catalog, rollups
 from dashboard.analytics.scope import Scope, not_infrastructure_failure
 from dashboard.extensions import db
 from dashboard.models import Case, CaseWeek, Result, Run
@@ -216,8 +216,9 @@ def run_count(scope: Scope) -> int:
     return db.session.scalar(select(func.count(Run.id)).where(*scope.run_conditions())) or 0
 
 
-def slowest_tests(scope: Scope, limit: int = 50) -> list[SlowTest]:
-    """The ``limit`` cases with the highest median duration in the scope.
+def slowest_tests(scope: Scope, limit: int = 50, search: str | None = None) -> list[SlowTest]:
+    """The ``limit`` cases with the highest median duration in the scope (of those
+    whose name, class or file contains ``search``, if given).
 
     From the rollups (every run of the scope rolled up), the candidates are
     ranked by their mean over the weeks covering the window (every branch and
@@ -226,14 +227,15 @@ def slowest_tests(scope: Scope, limit: int = 50) -> list[SlowTest]:
     (``dashboard.models.CaseDay``); the numbers of executions are exact. With one,
     they are computed from the candidates' results, exactly.
     """
+    searched = _searched_cases(scope, search)
     if _from_rollups(scope):
-        return _slowest_from_rollups(scope, limit)
+        return _slowest_from_rollups(scope, limit, searched)
     if rollups.scope_rolled_up(scope):
         # Filtered by branch or job: candidates from the rollups (every branch and
         # job), figures from the results, exact.
-        cases = _cases(_ranked_by_mean(scope, limit * CANDIDATE_FACTOR))
+        cases = _cases(_ranked_by_mean(scope, limit * CANDIDATE_FACTOR, searched))
     else:
-        cases = _highest_mean_cases(scope, limit * CANDIDATE_FACTOR)
+        cases = _highest_mean_cases(scope, limit * CANDIDATE_FACTOR, searched)
     if not cases:
         return []
     samples = _samples_by_case(scope, [c.id for c in cases])
@@ -379,11 +381,22 @@ def _sample_conditions(scope: Scope) -> list[ColumnElement[bool]]:
     return [*scope.run_conditions(), not_infrastructure_failure(), Result.outcome != "skipped"]
 
 
-def _highest_mean_cases(scope: Scope, limit: int) -> list[Case]:
+def _searched_cases(scope: Scope, search: str | None) -> Select | None:
+    """SQL: the ids of the project's cases matching ``search`` (None: no search)."""
+    condition = catalog.matching(search)
+    if condition is None:
+        return None
+    return select(Case.id).where(Case.project_id == scope.project.id, condition)
+
+
+def _highest_mean_cases(scope: Scope, limit: int, searched: Select | None = None) -> list[Case]:
+    conditions = _sample_conditions(scope)
+    if searched is not None:
+        conditions.append(Result.case_id.in_(searched))
     ranked = (
         select(Result.case_id, func.avg(Result.duration_s).label("mean"))
         .join(Run, Run.id == Result.run_id)
-        .where(*_sample_conditions(scope))
+        .where(*conditions)
         .group_by(Result.case_id)
         .order_by(func.avg(Result.duration_s).desc(), Result.case_id)
         .limit(limit)
@@ -514,18 +527,21 @@ def _from_rollups(scope: Scope) -> bool:
     return not scope.branch and not scope.job and rollups.scope_rolled_up(scope)
 
 
-def _ranked_by_mean(scope: Scope, limit: int) -> list[int]:
+def _ranked_by_mean(scope: Scope, limit: int, searched: Select | None = None) -> list[int]:
     """The ``limit`` cases of the highest mean over the weeks covering the window,
-    every branch and job."""
+    every branch and job (of the ``searched`` ones, if given)."""
     first, last = rollups.covering_weeks(scope.since, scope.until)
     mean = func.sum(CaseWeek.seconds) / func.sum(CaseWeek.timed)
+    conditions = [
+        CaseWeek.project_id == scope.project.id,
+        CaseWeek.week >= first,
+        CaseWeek.week <= last,
+    ]
+    if searched is not None:
+        conditions.append(CaseWeek.case_id.in_(searched))
     ranked = (
         select(CaseWeek.case_id)
-        .where(
-            CaseWeek.project_id == scope.project.id,
-            CaseWeek.week >= first,
-            CaseWeek.week <= last,
-        )
+        .where(*conditions)
         .group_by(CaseWeek.case_id)
         .having(func.sum(CaseWeek.timed) > 0)
         .order_by(mean.desc(), CaseWeek.case_id)
@@ -540,8 +556,8 @@ def _cases(ids: list[int]) -> list[Case]:
     return list(db.session.scalars(select(Case).where(rollups.among(Case.id, ids))))
 
 
-def _slowest_from_rollups(scope: Scope, limit: int) -> list[SlowTest]:
-    ids = _ranked_by_mean(scope, limit * CANDIDATE_FACTOR)
+def _slowest_from_rollups(scope: Scope, limit: int, searched: Select | None) -> list[SlowTest]:
+    ids = _ranked_by_mean(scope, limit * CANDIDATE_FACTOR, searched)
     if not ids:
         return []
     samples = rollups.day_samples(scope, ids, [scope.since, scope.until], by_day=True)

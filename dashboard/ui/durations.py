@@ -58,7 +58,8 @@ def test_duration_chart(slug: str, case_id: int):
 
 def durations_context(scope: Scope, filters: Filters) -> dict:
     sort = filters.sort if _sort_key(filters.sort) else DEFAULT_SORT
-    slowest = sorted_tests(durations.slowest_tests(scope, limit=SLOWEST_LIMIT), sort)
+    found_slow = durations.slowest_tests(scope, limit=SLOWEST_LIMIT, search=filters.q)
+    slowest = sorted_tests(found_slow, sort)
     found = durations.regressions(scope)
     run = durations.parallelism_run(scope)
     return {

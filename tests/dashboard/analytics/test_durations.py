@@ -161,6 +161,23 @@ def test_slowest_tests_are_ordered_by_median_and_limited(db_session):
     assert [t.name for t in slowest] == ["three", "two"]
 
 
+def test_a_search_ranks_only_the_tests_it_matches(db_session):
+    project = ProjectFactory()
+    for name, seconds in [("test_login_slow", 3.0), ("test_cart", 5.0), ("test_login_ok", 1.0)]:
+        timed(CaseFactory(project=project, name=name), seconds, NOW - timedelta(days=1))
+    scope = scope_of(project)
+
+    # The limit applies to the matching tests, not to the slowest of all.
+    assert [t.name for t in durations.slowest_tests(scope, limit=1, search="LOGIN")] == [
+        "test_login_slow"
+    ]
+    assert [t.name for t in durations.slowest_tests(scope, search="login")] == [
+        "test_login_slow",
+        "test_login_ok",
+    ]
+    assert durations.slowest_tests(scope, search="nothing") == []
+
+
 def test_exact_medians_decide_over_the_mean_that_picked_candidates(db_session):
     project = ProjectFactory()
     spiky = CaseFactory(project=project, name="spiky")  # mean 3.4, median 0.1

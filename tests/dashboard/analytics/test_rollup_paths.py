@@ -177,7 +177,11 @@ DURATIONS = [0.0, 0.02, 0.1, 0.3, 0.35, 1.0, 1.2, 2.5]
 def timed_history(db_session, project, plan, cases_plan):
     """``cases_plan``: per case, (base index into DURATIONS, slowdown factor in the last
     week, letters as in ``build``)."""
-    cases = [CaseFactory(project=project) for _ in cases_plan]
+    # Named so that a search ("even") keeps every other case.
+    cases = [
+        CaseFactory(project=project, name=f"test_{('odd', 'even')[index % 2 == 0]}_{index}")
+        for index in range(len(cases_plan))
+    ]
     runs = []
     for index, (hours, infrastructure) in enumerate(plan):
         started_at = NOW - timedelta(hours=hours)
@@ -205,12 +209,18 @@ def duration_answers(project):
 
     scopes = {"window": scope_of(project), "week": scope_of(project, days=7)}
     filtered = scope_of(project, job=JOBS[0])
+    slowest = {name: durations.slowest_tests(scope, limit=20) for name, scope in scopes.items()}
+    slowest["searched"] = durations.slowest_tests(scope_of(project), limit=20, search="EVEN")
     return (
-        {name: durations.slowest_tests(scope, limit=20) for name, scope in scopes.items()},
+        slowest,
         durations.regressions(scope_of(project)),
         durations.comparable_cases(scope_of(project)),
         # Filtered by job: candidates from the rollups, figures exact.
-        (durations.slowest_tests(filtered, limit=20), durations.regressions(filtered)),
+        (
+            durations.slowest_tests(filtered, limit=20),
+            durations.regressions(filtered),
+            durations.slowest_tests(filtered, limit=20, search="even"),
+        ),
     )
 
 

@@ -341,3 +341,32 @@ def assert_valid_figure(figure: dict) -> None:
         for x in trace["x"]:
             datetime.fromisoformat(x)
     json.dumps(figure)
+
+
+def test_a_search_narrows_the_slowest_tests_and_stays_in_the_url(client, db_session, project, now):
+    login = CaseFactory(project=project, name="test_login")
+    cart = CaseFactory(project=project, name="test_cart")
+    run_at(project, now - timedelta(days=1), [login], 1.0)
+    run_at(project, now - timedelta(days=1), [cart], 2.0)
+    db_session.commit()
+
+    page = client.get("/p/web/durations?q=LOGIN").text
+    slowest = page.split('id="slowest"')[1].split("</section>")[0]
+
+    assert "test_login" in slowest
+    assert "test_cart" not in slowest
+    assert "contains “LOGIN”" in slowest
+    assert 'href="/p/web/durations">show all</a>' in slowest
+    assert 'href="/p/web/durations?q=LOGIN&amp;sort=' in slowest  # sorting keeps the search
+    assert 'value="LOGIN"' in page
+
+
+def test_a_search_without_a_timed_match_points_to_the_tests_screen(
+    client, db_session, project, now
+):
+    run_at(project, now - timedelta(days=1), [CaseFactory(project=project)], 1.0)
+    db_session.commit()
+    page = client.get("/p/web/durations", query_string={"q": XSS}).text
+    assert "No timed test has a name, class or file containing" in page
+    assert 'href="/p/web/tests?q=%3Cscript%3E' in page
+    assert XSS not in page
