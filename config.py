@@ -121,6 +121,10 @@ class Config:
         self.RATELIMIT_STORAGE_URI = (
             _env_text(env, "SUITESCOPE_RATELIMIT_STORAGE", "") or "memory://"
         )
+        # Instances sharing one Redis database count apart under their own prefix.
+        self.RATELIMIT_KEY_PREFIX = (
+            _env_text(env, "SUITESCOPE_RATELIMIT_KEY_PREFIX", "") or self.RATELIMIT_KEY_PREFIX
+        )
         self.SUITESCOPE_RATELIMIT_UPLOADS = _env_text(
             env, "SUITESCOPE_RATELIMIT_UPLOADS", "600 per minute"
         )

@@ -90,6 +90,7 @@ def test_rate_limits_default_to_memory_and_ci_friendly_limits():
     assert config.RATELIMIT_STORAGE_URI == "memory://"
     assert config.SUITESCOPE_RATELIMIT_UPLOADS == "600 per minute"
     assert config.SUITESCOPE_RATELIMIT_SIGNIN == "10 per minute"
+    assert config.RATELIMIT_KEY_PREFIX == "suitescope"
 
 
 def test_rate_limits_are_read_from_the_environment_given():
@@ -100,9 +101,11 @@ def test_rate_limits_are_read_from_the_environment_given():
             "SUITESCOPE_RATELIMIT_STORAGE": " redis://127.0.0.1:6379/0 ",
             "SUITESCOPE_RATELIMIT_UPLOADS": "100 per minute; 2000 per hour",
             "SUITESCOPE_RATELIMIT_SIGNIN": "",
+            "SUITESCOPE_RATELIMIT_KEY_PREFIX": " staging ",
         }
     )
     assert config.RATELIMIT_ENABLED is False
+    assert config.RATELIMIT_KEY_PREFIX == "staging"
     assert config.RATELIMIT_STORAGE_URI == "redis://127.0.0.1:6379/0"
     assert config.SUITESCOPE_RATELIMIT_UPLOADS == "100 per minute; 2000 per hour"
     assert config.SUITESCOPE_RATELIMIT_SIGNIN == "", "empty turns that limit off"

@@ -351,6 +351,25 @@ def test_workers_sharing_redis_share_the_count(build_app, redis_prefix):
     assert server.llen(keys[0]) == 2
 
 
+def test_instances_sharing_redis_count_apart_under_their_own_prefixes(build_app, redis_prefix):
+    """Staging and production on one Redis database: SUITESCOPE_RATELIMIT_KEY_PREFIX."""
+    prefix, server = redis_prefix
+    storage = "redis://127.0.0.1:6379/0"
+    production = build_app(RATELIMIT_STORAGE_URI=storage, RATELIMIT_KEY_PREFIX=f"{prefix}-prod")
+    staging = build_app(RATELIMIT_STORAGE_URI=storage, RATELIMIT_KEY_PREFIX=f"{prefix}-staging")
+
+    with production.app_context():
+        production_client = production.test_client()
+        assert [production_client.post("/api/v1/uploads").status_code for _ in "ab"] == [401] * 2
+        assert production_client.post("/api/v1/uploads").status_code == 429
+    with staging.app_context():
+        assert staging.test_client().post("/api/v1/uploads").status_code == 401  # its own count
+
+    keys = [key.decode() for key in server.scan_iter(match=f"*{prefix}*")]
+    assert sorted(f"{prefix}-staging" in key for key in keys) == [False, True]
+    assert sorted(f"{prefix}-prod" in key for key in keys) == [False, True]
+
+
 # Behind reverse proxies
 
 
