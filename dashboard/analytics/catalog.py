@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from dashboard.analytics.history import execution_kind
+from dashboard.analytics.history import DESCRIPTIONS, execution_kind
 from dashboard.analytics.rollups import among
 from dashboard.analytics.runs import CaseRef
 from dashboard.extensions import db
@@ -35,6 +35,10 @@ class LatestResult:
     def kind(self) -> str:
         return execution_kind(self.outcome, self.retry_flake)
 
+    @property
+    def description(self) -> str:
+        return DESCRIPTIONS[self.kind]
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
@@ -52,12 +56,15 @@ def matching(q: str | None) -> ColumnElement[bool] | None:
     return or_(*(column.icontains(q, autoescape=True) for column in columns))
 
 
+def case_conditions(project: Project, q: str | None) -> list[ColumnElement[bool]]:
+    """SQL: the project's cases, those matching ``q`` if given."""
+    search = matching(q)
+    return [Case.project_id == project.id, *([] if search is None else [search])]
+
+
 def find_tests(project: Project, filters: Filters) -> Page[CatalogEntry]:
     """One page of the project's tests matching ``filters.q``, by file, class and name."""
-    conditions = [Case.project_id == project.id]
-    search = matching(filters.q)
-    if search is not None:
-        conditions.append(search)
+    conditions = case_conditions(project, filters.q)
     total = db.session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
     if filters.offset >= total:  # past the end: no query, and no huge OFFSET
         return Page([], filters.page, filters.per_page, total)

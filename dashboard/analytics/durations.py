@@ -383,10 +383,9 @@ def _sample_conditions(scope: Scope) -> list[ColumnElement[bool]]:
 
 def _searched_cases(scope: Scope, search: str | None) -> Select | None:
     """SQL: the ids of the project's cases matching ``search`` (None: no search)."""
-    condition = catalog.matching(search)
-    if condition is None:
+    if not search:
         return None
-    return select(Case.id).where(Case.project_id == scope.project.id, condition)
+    return select(Case.id).where(*catalog.case_conditions(scope.project, search))
 
 
 def _highest_mean_cases(scope: Scope, limit: int, searched: Select | None = None) -> list[Case]:
