@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from dashboard.analytics.history import DESCRIPTIONS, execution_kind
+from dashboard.analytics.history import OutcomeKind
 from dashboard.analytics.rollups import among
 from dashboard.analytics.runs import CaseRef
 from dashboard.extensions import db
@@ -23,21 +23,13 @@ from dashboard.models import Case, Project, Result, Run
 
 
 @dataclass(frozen=True, slots=True)
-class LatestResult:
+class LatestResult(OutcomeKind):
     """A test's result in the latest run that reported it (the run received last)."""
 
     run_id: int
     started_at: datetime
     outcome: str
     retry_flake: bool
-
-    @property
-    def kind(self) -> str:
-        return execution_kind(self.outcome, self.retry_flake)
-
-    @property
-    def description(self) -> str:
-        return DESCRIPTIONS[self.kind]
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,26 @@ DESCRIPTIONS = {
 }
 
 
-def execution_kind(outcome: str, retry_flake: bool) -> str:
-    """The outcome, with a pass that needed a retry told apart as ``retried``."""
-    return "retried" if retry_flake and outcome == "passed" else outcome
+class OutcomeKind:
+    """How an execution ended, in words: for anything with ``outcome`` and
+    ``retry_flake`` (a test's executions here, its latest one in the catalog)."""
+
+    __slots__ = ()
+    outcome: str
+    retry_flake: bool
+
+    @property
+    def kind(self) -> str:
+        """The outcome, with a pass that needed a retry told apart as ``retried``."""
+        return "retried" if self.retry_flake and self.outcome == "passed" else self.outcome
+
+    @property
+    def description(self) -> str:
+        return DESCRIPTIONS[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
-class Execution:
+class Execution(OutcomeKind):
     """The case in one run."""
 
     run_id: int
@@ -51,16 +64,8 @@ class Execution:
     infrastructure_failure: bool
 
     @property
-    def kind(self) -> str:
-        return execution_kind(self.outcome, self.retry_flake)
-
-    @property
     def letter(self) -> str:
         return LETTERS[self.kind]
-
-    @property
-    def description(self) -> str:
-        return DESCRIPTIONS[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
