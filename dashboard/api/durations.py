@@ -22,12 +22,14 @@ SLOWEST_LIMIT = 50
 @bp.get("/projects/<slug>/durations")
 def project_durations(slug: str):
     project = api_project_or_404(slug)
-    scope = Scope.from_filters(project, api_filters())
+    filters = api_filters()
+    scope = Scope.from_filters(project, filters)
     run = durations.parallelism_run(scope)
     estimate = durations.parallelism_estimate(scope, run) if run else {}
+    slowest = durations.slowest_tests(scope, SLOWEST_LIMIT, search=filters.q)
     return jsonify(
         {
-            "slowest": [slow_test_json(t) for t in durations.slowest_tests(scope, SLOWEST_LIMIT)],
+            "slowest": [slow_test_json(t) for t in slowest],
             "regressions": [regression_json(r) for r in durations.regressions(scope)],
             "wall_time": [wall_time_json(p) for p in durations.wall_time(scope)],
             "parallelism": {str(workers): seconds for workers, seconds in estimate.items()},
@@ -108,8 +110,14 @@ openapi.describe(
         "description": "Medians and p95 over the window's executed (not skipped) runs, "
         "leaving out infrastructure failures. Regressions compare the last 7 days with "
         "the 21 days before, whatever the window. The parallelism estimate (seconds per "
-        "worker count) comes from the latest timed run; it is empty when there is none.",
-        "parameters": [openapi.SLUG_PARAMETER, *openapi.FILTER_PARAMETERS],
+        "worker count) comes from the latest timed run; it is empty when there is none. "
+        "`q` narrows the slowest tests to those whose name, class or file contains it, in "
+        "any case, as the page's search box does; it leaves the rest of the reply alone.",
+        "parameters": [
+            openapi.SLUG_PARAMETER,
+            *openapi.FILTER_PARAMETERS,
+            openapi.query_parameter("q", {"type": "string"}),
+        ],
         "responses": {
             "200": openapi.json_response(
                 openapi.schema(

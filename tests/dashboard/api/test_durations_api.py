@@ -155,6 +155,28 @@ def test_window_branch_and_job_filters(client, db_session, project):
     assert get("branch=nope")["slowest"] == []
 
 
+def test_q_narrows_the_slowest_tests_and_leaves_the_rest(client, db_session, project):
+    upload = CaseFactory(project=project, file="tests/api/test_upload.py", name="test_gzip")
+    login = CaseFactory(project=project, file="tests/test_auth.py", classname="TestUploadLogin")
+    other = CaseFactory(project=project, file="tests/test_pages.py", name="test_home")
+    for i in range(5):
+        run_at(project, days_ago(20 - i), {upload: 1.0, login: 0.5, other: 1.0})
+    for i in range(5):
+        run_at(project, days_ago(5 - i), {upload: 1.0, login: 0.5, other: 3.0}, wall_seconds=9.0)
+    db_session.commit()
+
+    everything = client.get(PATH.format(slug="web")).get_json()
+    searched = client.get(PATH.format(slug="web") + "?q=UPLOAD").get_json()
+
+    # In the file of one, the class of the other, whatever the case.
+    assert [t["case_id"] for t in searched["slowest"]] == [upload.id, login.id]
+    assert [t["case_id"] for t in everything["slowest"]] == [other.id, upload.id, login.id]
+    for part in ("regressions", "wall_time", "parallelism", "parallelism_run_id"):
+        assert searched[part] == everything[part]
+    assert [r["case_id"] for r in searched["regressions"]] == [other.id]
+    assert client.get(PATH.format(slug="web") + "?q=nothing").get_json()["slowest"] == []
+
+
 def test_unknown_project_is_a_json_404(client, db_session):
     response = client.get("/api/v1/projects/nope/durations")
 
@@ -179,7 +201,7 @@ def test_openapi_describes_the_endpoint(document):
     operation = document["paths"][PATH]["get"]
     names = [p["name"] for p in operation["parameters"]]
 
-    assert names == ["slug", "window", "branch", "job"]
+    assert names == ["slug", "window", "branch", "job", "q"]
     assert set(operation["responses"]) == {"200", "401", "403", "404"}
     schema = document["components"]["schemas"]["Durations"]
     assert set(schema["required"]) == {
