@@ -10,9 +10,14 @@ cost on every request.
 from __future__ import annotations
 
 import html
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import cycle
+from typing import TypeVar
 
 from flask import Response, jsonify
+
+T = TypeVar("T")
 
 PALETTE = {
     "pass": "#2e7d32",
@@ -23,6 +28,20 @@ PALETTE = {
     "branch": "#6a1b9a",
     "neutral": "#455a64",
 }
+
+# One colour per job, jobs in name order; a seventh job takes the first again.
+JOB_COLOURS = [PALETTE[k] for k in ("line", "branch", "flaky", "pass", "fail", "neutral")]
+
+
+def by_job(points: Iterable[T]) -> list[tuple[str, list[T], str]]:
+    """(job, its points in their order, its colour) for points with a ``job``, by job name."""
+    groups: dict[str, list[T]] = defaultdict(list)
+    for point in points:
+        groups[point.job].append(point)
+    return [
+        (job, job_points, colour)
+        for (job, job_points), colour in zip(sorted(groups.items()), cycle(JOB_COLOURS))
+    ]
 
 
 def safe_text(value: object) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dashboard import charts
 from dashboard import projects as project_service
 from dashboard.analytics import coverage as analytics
 from dashboard.analytics.scope import Scope
@@ -98,29 +99,53 @@ def _point_hover(point: analytics.CoveragePoint) -> str:
 
 
 def trend_figure(points: list[analytics.CoveragePoint]) -> dict:
-    """Line and branch rate per run; both series always (branch gaps where no data)."""
+    """Line and branch rate per run; both series always (branch gaps where no data).
+
+    With several jobs, each job has its own pair of lines in its own colour: the
+    jobs of one commit may measure different code (a frontend job, another
+    Python), and one line through all of them zigzags from job to job.
+    """
     if not points:
         return empty_figure("No coverage reports for this branch in the window.")
+    jobs = charts.by_job(points)
+    layout = base_layout(y_title="Coverage", y_format=".0%")
+    layout["yaxis"]["range"] = [0, 1.02]
+    if len(jobs) == 1:
+        return figure(_rate_lines(points, "", PALETTE["line"], PALETTE["branch"]), layout)
+    traces = []
+    for job, job_points, colour in jobs:
+        traces += _rate_lines(job_points, f" · {job}", colour, colour, group=job)
+    return figure(traces, layout)
+
+
+def _rate_lines(
+    points: list[analytics.CoveragePoint],
+    suffix: str,
+    line_colour: str,
+    branch_colour: str,
+    group: str | None = None,
+) -> list[dict]:
+    """The line rate (solid) and branch rate (dotted) of these runs, names ending in ``suffix``."""
     x = [p.started_at.isoformat() for p in points]
     hover = [_point_hover(p) for p in points]
     branch_name = "Branch rate"
     if not any(p.has_branch_data for p in points):
         branch_name = "Branch rate (no branch data)"
-    layout = base_layout(y_title="Coverage", y_format=".0%")
-    layout["yaxis"]["range"] = [0, 1.02]
-    # line_series escapes the hover texts (commit and job come from reports).
+    # line_series escapes the names and hover texts (commit and job come from reports).
     line = line_series(
-        "Line rate", x, [p.line_rate for p in points], color=PALETTE["line"], hover=hover
+        f"Line rate{suffix}", x, [p.line_rate for p in points], color=line_colour, hover=hover
     )
     branch = line_series(
-        branch_name,
+        f"{branch_name}{suffix}",
         x,
         [p.branch_rate for p in points],
-        color=PALETTE["branch"],
+        color=branch_colour,
         hover=hover,
         dash="dot",
     )
-    return figure([line, branch], layout)
+    if group is not None:  # a click on the legend shows or hides the job's pair
+        line["legendgroup"] = branch["legendgroup"] = safe_text(group)
+    return [line, branch]
 
 
 def _colorscale(threshold: float) -> list[list]:

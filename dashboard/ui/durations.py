@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from itertools import cycle
 
 from dashboard import charts
 from dashboard import projects as project_service
@@ -127,7 +125,6 @@ def case_duration_figure(name: str, points: Sequence[durations.DurationPoint]) -
     return charts.figure(traces, charts.base_layout(y_title="Duration (s)"))
 
 
-JOB_COLOURS = [charts.PALETTE[k] for k in ("line", "branch", "flaky", "pass", "fail", "neutral")]
 TimedPoint = durations.WallTimePoint | durations.DurationPoint
 
 
@@ -135,9 +132,6 @@ def job_lines(
     points: Sequence[TimedPoint], digits: int, hover: Callable[[TimedPoint], str]
 ) -> list[dict]:
     """One line of seconds per job, jobs by name and colours in turn; ``hover`` labels a point."""
-    by_job: dict[str, list[TimedPoint]] = defaultdict(list)
-    for point in points:
-        by_job[point.job].append(point)
     return [
         charts.line_series(
             job,
@@ -146,7 +140,7 @@ def job_lines(
             color=colour,
             hover=[hover(p) for p in job_points],
         )
-        for (job, job_points), colour in zip(sorted(by_job.items()), cycle(JOB_COLOURS))
+        for job, job_points, colour in charts.by_job(points)
     ]
 
 

@@ -164,6 +164,36 @@ def test_trend_chart_has_both_series_as_percent(client, history):
     assert fig["layout"]["yaxis"]["tickformat"] == ".0%"
 
 
+def test_trend_chart_draws_each_job_apart(client, project, db_session):
+    """Jobs of one commit measure different code: one line through them all zigzags."""
+    for day, (python, web) in enumerate([(8, 3), (9, 4)]):
+        for job, covered in (("py3.12", python), ("<b>web</b>", web)):
+            coverage_run(
+                project, {"src/app.py": (10, covered, 4, 2)}, started_at=days_ago(3 - day), job=job
+            )
+    db_session.commit()
+
+    fig = client.get("/p/web/coverage/trend.json").get_json()
+
+    names = [trace["name"] for trace in fig["data"]]
+    assert names == [
+        "Line rate · &lt;b&gt;web&lt;/b&gt;",
+        "Branch rate · &lt;b&gt;web&lt;/b&gt;",
+        "Line rate · py3.12",
+        "Branch rate · py3.12",
+    ]
+    web_line, web_branch, python_line, python_branch = fig["data"]
+    assert python_line["y"] == [0.8, 0.9]
+    assert web_line["y"] == [0.3, 0.4]
+    assert python_branch["y"] == web_branch["y"] == [0.5, 0.5]
+    assert python_branch["line"]["dash"] == "dot"
+    # A job's pair shares its colour and its legend entry's click.
+    assert python_line["line"]["color"] == python_branch["line"]["color"]
+    assert python_line["line"]["color"] != web_line["line"]["color"]
+    assert python_line["legendgroup"] == python_branch["legendgroup"] == "py3.12"
+    assert web_line["legendgroup"] == "&lt;b&gt;web&lt;/b&gt;"
+
+
 def test_trend_chart_keeps_the_branch_series_without_branch_data(client, project, db_session):
     coverage_run(project, {"main.go": (10, 7, None, None)}, started_at=days_ago(1))
     db_session.commit()
