@@ -176,3 +176,22 @@ def test_tables_fit_a_laptop_screen_without_sideways_scrolling(
         "pre.failure-message", "pres => pres.filter(p => p.scrollWidth > p.clientWidth + 1).length"
     )
     assert scrolling == 0
+
+
+def test_the_reviews_evidence_reads_as_lines_not_a_column_of_words(page, live_server, demo_ids):
+    # It once got what the other columns left: 160 px, three words a line.
+    page.goto(live_server(screens(demo_ids)["review"]))
+    page.wait_for_load_state("networkidle")
+    widths = page.eval_on_selector_all(
+        "#top-flaky tbody td:last-child", "cells => cells.map(c => c.getBoundingClientRect().width)"
+    )
+    assert widths, "the demo's review lists no flaky test"
+    assert min(widths) >= 320
+    # The cost figures stay on one line each ("7.7 min", not "7.7" over "min").
+    wrapped = page.eval_on_selector_all(
+        "#top-flaky td.num",
+        "cells => cells.filter(c => { const text = document.createRange();"
+        " text.selectNodeContents(c); return text.getClientRects().length > 1; })"
+        ".map(c => c.innerText)",
+    )
+    assert wrapped == []
