@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, jsonify, url_for
 
 from dashboard.analytics import history as history_analytics
+from dashboard.analytics import run_results as results_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
@@ -55,6 +56,29 @@ def get_run(slug: str, run_id: int):
         abort(404, f"project {slug!r} has no run {run_id}")
     detail = run_analytics.run_detail(run)
     return jsonify({**run_analytics.run_detail_json(detail), "url": run_url(project, run)})
+
+
+RESULT_SORTS = [
+    prefix + key for key in results_analytics.SORT_KEYS for prefix in ("", "-")
+]  # fmt: skip
+
+
+@bp.get("/projects/<slug>/runs/<int:run_id>/results")
+def list_run_results(slug: str, run_id: int):
+    project = api_project_or_404(slug)
+    run = run_analytics.get_run(project, run_id)
+    if run is None:
+        abort(404, f"project {slug!r} has no run {run_id}")
+    filters = Filters(
+        status=text_arg("status", results_analytics.STATUS_VALUES),
+        q=text_arg("q"),
+        sort=text_arg("sort", RESULT_SORTS),
+        **paging_args(),
+    )
+    page = results_analytics.run_results(run, filters)
+    return jsonify(
+        {"results": [results_analytics.result_json(r) for r in page.items], **page_json(page)}
+    )
 
 
 @bp.get("/projects/<slug>/tests/<int:case_id>/history")
@@ -265,6 +289,58 @@ openapi.describe(
         "responses": {
             "200": openapi.json_response(RUN_DETAIL),
             **openapi.error_responses(404),
+        },
+    },
+)
+
+openapi.describe(
+    "/projects/{slug}/runs/{run_id}/results",
+    "get",
+    {
+        "summary": "Every result of one run, narrowed by outcome and name, sorted and paged",
+        "description": "`status`: one outcome, `failing` (failed or error) or `retried` (a "
+        "pass after failed attempts). `q` keeps the tests whose name, class or file "
+        "contains it, in any case. `sort` (a leading `-` reverses it): `status` (the "
+        "default: errors, failures, retried passes, skips, passes), `name`, `duration` or "
+        "`attempts`; ties in file, class and name order. A page past the last one is empty.",
+        "parameters": [
+            openapi.SLUG_PARAMETER,
+            {"name": "run_id", **ID_PARAMETER},
+            openapi.query_parameter(
+                "status", {"type": "string", "enum": list(results_analytics.STATUS_VALUES)}
+            ),
+            openapi.query_parameter("q", {"type": "string"}),
+            openapi.query_parameter("sort", {"type": "string", "enum": RESULT_SORTS}),
+            *openapi.paging_parameters(),
+        ],
+        "responses": {
+            "200": openapi.json_response(
+                openapi.schema(
+                    "RunResultPage",
+                    object_schema(
+                        {
+                            "results": {
+                                "type": "array",
+                                "items": openapi.schema(
+                                    "RunResult",
+                                    object_schema(
+                                        {
+                                            "case": TEST_REF,
+                                            "outcome": OUTCOME,
+                                            "retry_flake": {"type": "boolean"},
+                                            "duration_s": SECONDS,
+                                            "attempts": INTEGER,
+                                            "message": NULLABLE_STRING,
+                                        }
+                                    ),
+                                ),
+                            },
+                            **openapi.PAGE_PROPERTIES,
+                        }
+                    ),
+                )
+            ),
+            **openapi.error_responses(400, 404),
         },
     },
 )

@@ -3,12 +3,15 @@ catalog and one test's history."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import abort, request
 from werkzeug.exceptions import BadRequest
 
 from dashboard import projects as project_service
 from dashboard.analytics import catalog
 from dashboard.analytics import history as history_analytics
+from dashboard.analytics import run_results as results_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
 from dashboard.models import Project, Run
@@ -44,6 +47,24 @@ def run_detail(slug: str, run_id: int):
     project = project_or_404(slug)
     run = run_or_404(project, run_id)
     return render_project_screen("run.html", project=project, detail=run_analytics.run_detail(run))
+
+
+@bp.get("/p/<slug>/runs/<int:run_id>/results")
+def run_results(slug: str, run_id: int):
+    project = project_or_404(slug)
+    run = run_or_404(project, run_id)
+    filters = request_filters()
+    # The table's headers and pages mark the default order; the URL leaves it out.
+    sort = results_analytics.sort_or_default(filters.sort)
+    return render_project_screen(
+        "run_results.html",
+        project=project,
+        run=run,
+        filters=filters,
+        table_filters=replace(filters, sort=sort),
+        page=results_analytics.run_results(run, filters),
+        statuses=results_analytics.RESULT_STATUSES,
+    )
 
 
 def run_id_arg(name: str) -> int | None:

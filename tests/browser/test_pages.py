@@ -38,6 +38,7 @@ def screens(ids: dict) -> dict[str, str]:
         "runs": "/p/demo/runs",
         "tests": "/p/demo/tests?q=test",
         "run": f"/p/demo/runs/{ids['run']}",
+        "run-results": f"/p/demo/runs/{ids['run']}/results",
         "compare": f"/p/demo/compare?base={ids['previous_run']}&head={ids['run']}",
         "test-history": f"/p/demo/tests/{ids['script_case']}",
         "settings": "/p/demo/settings",
@@ -57,6 +58,7 @@ def screens(ids: dict) -> dict[str, str]:
         "runs",
         "tests",
         "run",
+        "run-results",
         "compare",
         "test-history",
         "settings",
@@ -151,7 +153,16 @@ def test_a_test_named_like_a_script_is_shown_as_text(page, live_server, demo_ids
     ("name", "admin"),
     [
         (name, False)
-        for name in ("flaky", "coverage", "durations", "runs", "tests", "run", "compare")
+        for name in (
+            "flaky",
+            "coverage",
+            "durations",
+            "runs",
+            "tests",
+            "run",
+            "run-results",
+            "compare",
+        )
     ]
     + [("flaky", True)],  # with the quarantine controls
 )

@@ -13,6 +13,7 @@ READ_PATHS = {
     "/api/v1/projects": "/api/v1/projects",
     "/api/v1/projects/{slug}/runs": "/api/v1/projects/web/runs",
     "/api/v1/projects/{slug}/runs/{run_id}": "/api/v1/projects/web/runs/1",
+    "/api/v1/projects/{slug}/runs/{run_id}/results": "/api/v1/projects/web/runs/1/results",
     "/api/v1/projects/{slug}/tests/{case_id}/history": "/api/v1/projects/web/tests/1/history",
     "/api/v1/projects/{slug}/tests": "/api/v1/projects/web/tests",
     "/api/v1/projects/{slug}/flaky": "/api/v1/projects/web/flaky",

@@ -64,6 +64,7 @@ def screens(project, run_id: int, case_id: int) -> list[str]:
     return [
         f"/p/{slug}/runs",
         f"/p/{slug}/runs/{run_id}",
+        f"/p/{slug}/runs/{run_id}/results?status=failing",
         f"/p/{slug}/compare?head={run_id}",
         f"/p/{slug}/tests/{case_id}",
         f"/p/{slug}/tests?q=test",
@@ -218,9 +219,10 @@ def test_run_detail_does_not_link_a_non_http_build_url(client, project, db_sessi
 def test_unknown_runs_are_404(client, project, db_session, other_project):
     run_id = RunFactory().id if other_project else 2**40
     db_session.commit()
-    response = client.get(f"/p/web/runs/{run_id}")
-    assert response.status_code == 404
-    assert f"Project &#39;web&#39; has no run {run_id}." in response.text
+    for url in (f"/p/web/runs/{run_id}", f"/p/web/runs/{run_id}/results"):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert f"Project &#39;web&#39; has no run {run_id}." in response.text
 
 
 # --- compare --------------------------------------------------------------------------
@@ -445,6 +447,104 @@ def test_list_compare_and_history_queries_are_bounded(client, project, db_sessio
         ]
 
     assert measure(2) == measure(15)
+
+
+# --- one run's results ----------------------------------------------------------------
+
+
+def test_run_results_list_every_result_problems_first(client, project, db_session):
+    run = RunFactory(project=project, build="4205", job="py3.12")
+    ResultFactory(run=run, case__name="test_ok", duration_s=1.5)
+    ResultFactory(run=run, case__name="test_skipped", skipped=True, message="needs redis")
+    ResultFactory(run=run, case__name="test_broken", failing=True, message=IMG_MESSAGE)
+    ResultFactory(run=run, case__name="test_retried", flaky=True)
+    recount(run)
+    db_session.commit()
+
+    page = client.get(f"/p/web/runs/{run.id}/results").text
+
+    shown = re.findall(r"<strong>(test_\w+)</strong>", page)
+    assert shown == ["test_broken", "test_retried", "test_skipped", "test_ok"]
+    assert "Results of run" in page
+    assert "<code>4205</code>" in page
+    assert "4 results" in page
+    assert ">passed after a retry</span>" in page
+    assert "needs redis" in page  # why it was skipped
+    assert IMG_MESSAGE not in page
+    assert "&lt;img src=x" in page
+    assert "1.5 s" in page
+    assert f'href="/p/web/runs/{run.id}"' in page  # the breadcrumb back
+
+
+def test_run_results_filters_and_sort_live_in_the_url(client, project, db_session):
+    run = RunFactory(project=project)
+    for index in range(30):
+        ResultFactory(run=run, case__name=f"test_pass_{index:02}", duration_s=index)
+    ResultFactory(run=run, case__name="test_fail", failing=True)
+    recount(run)
+    db_session.commit()
+    url = f"/p/web/runs/{run.id}/results"
+
+    failing = client.get(url + "?status=failing").text
+    assert re.findall(r"<strong>(test_\w+)</strong>", failing) == ["test_fail"]
+    assert "1 result failed or error" in failing
+    assert '<option value="failing" selected>' in failing
+
+    page = client.get(url + "?q=PASS&sort=-duration&per_page=25").text
+    assert re.findall(r"<strong>(test_\w+)</strong>", page)[:2] == ["test_pass_29", "test_pass_28"]
+    assert 'value="PASS"' in page
+    assert 'aria-sort="descending"' in page
+    assert "Page 1 of 2 (30 in all)" in page
+    assert f'href="{url}?q=PASS&amp;sort=-duration&amp;page=2&amp;per_page=25"' in page
+    # The default order is marked, and left out of the URL.
+    assert 'aria-sort="ascending"' in client.get(url).text
+    assert "sort=status" not in client.get(url + "?page=1").text.split("<tbody>")[1]
+
+
+def test_run_results_empty_states(client, project, db_session):
+    coverage_only = coverage_run(project, {"src/a.py": (10, 5, None, None)}, build="77", job="cov")
+    run = RunFactory(project=project)
+    ResultFactory(run=run, case__name="test_ok")
+    recount(run)
+    db_session.commit()
+
+    empty = client.get(f"/p/web/runs/{coverage_only.id}/results").text
+    assert "This run has no test results." in empty
+    assert "suitescope upload --build 77 --job cov junit.xml" in empty
+    nothing = client.get(f"/p/web/runs/{run.id}/results?status=skipped").text
+    assert "No result of this run matches." in nothing
+    assert f'href="/p/web/runs/{run.id}/results">Show all 1 results' in nothing
+
+
+def test_run_detail_counts_open_the_results_they_count(client, project, db_session):
+    run = RunFactory(project=project)
+    ResultFactory(run=run)
+    ResultFactory(run=run, failing=True)
+    ResultFactory(run=run, skipped=True)
+    recount(run)
+    db_session.commit()
+
+    page = client.get(f"/p/web/runs/{run.id}").text
+
+    results = f"/p/web/runs/{run.id}/results"
+    for status in ("passed", "failed", "skipped"):
+        assert f'href="{results}?status={status}"' in page
+    assert f'href="{results}" title="List them">3</a>' in page
+    assert f'href="{results}?status=error"' not in page  # none to list
+    assert "All 3 results, with filters and search" in page
+
+
+def test_run_results_queries_do_not_grow_with_the_run(client, project, db_session, count_queries):
+    counts = []
+    for size in (3, 60):
+        run = RunFactory(project=project)
+        for index in range(size):
+            ResultFactory(run=run, failing=index % 3 == 0)
+        recount(run)
+        db_session.commit()
+        url = f"/p/web/runs/{run.id}/results?q=test&per_page=25"
+        counts.append(query_count(client, count_queries, url))
+    assert counts[0] == counts[1]
 
 
 # --- the test catalog -----------------------------------------------------------------

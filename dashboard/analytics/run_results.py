@@ -1,0 +1,156 @@
+"""Every result of one run: narrowed by outcome and by a search, sorted, paged.
+
+The run screen shows what stands out (failures, retries, the slowest tests);
+this lists the rest too, so that one can answer "which tests were skipped in
+this build?" or "did test_x run in this job?" without a report file at hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from dashboard.analytics.catalog import matching
+from dashboard.analytics.history import OutcomeKind
+from dashboard.analytics.runs import (
+    CaseRef,
+    case_json,
+    case_order,
+    case_ref,
+    labelled_case_columns,
+)
+from dashboard.analytics.scope import FAILED_OUTCOMES
+from dashboard.extensions import db
+from dashboard.filters import Filters, Page
+from dashboard.models import Case, Result, Run
+
+# The list's outcome filter (URL parameter ``status``): "failing" is either
+# failed outcome, "retried" a pass that needed a retry.
+FAILING, RETRIED = "failing", "retried"
+RESULT_STATUSES = (
+    (FAILING, "failed or error"),
+    ("failed", "failed"),
+    ("error", "error"),
+    (RETRIED, "passed after a retry"),
+    ("skipped", "skipped"),
+    ("passed", "passed"),
+)
+STATUS_VALUES = tuple(value for value, _ in RESULT_STATUSES)
+
+# Sort keys (URL parameter ``sort``, ``-`` for descending). The default puts
+# what needs looking at first: errors, failures, retried passes, skips, passes.
+DEFAULT_SORT = "status"
+SORT_KEYS = ("status", "name", "duration", "attempts")
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult(OutcomeKind):
+    case: CaseRef
+    outcome: str
+    retry_flake: bool
+    duration_s: float
+    attempts: int
+    message: str | None  # the failure or skip message, if the report gave one
+
+
+def status_condition(status: str | None) -> ColumnElement[bool] | None:
+    """SQL for one value of the outcome filter; ``None`` (no filter) for any other."""
+    if status == FAILING:
+        return Result.outcome.in_(FAILED_OUTCOMES)
+    if status == RETRIED:
+        return and_(Result.outcome == "passed", Result.retry_flake.is_(True))
+    if status in STATUS_VALUES:
+        return Result.outcome == status
+    return None
+
+
+def sort_or_default(sort: str | None) -> str:
+    """``sort`` if it names a sort key (with or without ``-``), else the default."""
+    return sort if (sort or "").removeprefix("-") in SORT_KEYS else DEFAULT_SORT
+
+
+def _status_rank() -> ColumnElement[int]:
+    retried = and_(Result.outcome == "passed", Result.retry_flake.is_(True))
+    return case(
+        (Result.outcome == "error", 0),
+        (Result.outcome == "failed", 1),
+        (retried, 2),
+        (Result.outcome == "skipped", 3),
+        else_=4,
+    )
+
+
+def _order(sort: str) -> tuple:
+    key = sort.removeprefix("-")
+    descending = sort.startswith("-")
+    first = {
+        "status": _status_rank(),
+        "duration": Result.duration_s,
+        "attempts": Result.attempts,
+    }.get(key)
+    if first is None:  # name: the tests' readable order, file by file
+        return tuple(c.desc() for c in case_order()) if descending else case_order()
+    return (first.desc() if descending else first, *case_order())
+
+
+def run_results(run: Run, filters: Filters) -> Page[RunResult]:
+    """One page of the run's results matching ``filters.status`` and ``filters.q``,
+    in ``filters.sort`` order (see ``SORT_KEYS``)."""
+    conditions = [Result.run_id == run.id]
+    status = status_condition(filters.status)
+    if status is not None:
+        conditions.append(status)
+    search = matching(filters.q)
+    if search is not None:
+        conditions.append(search)
+    total = db.session.scalar(_counted(conditions, searched=search is not None)) or 0
+    if filters.offset >= total:  # past the end: no query, and no huge OFFSET
+        return Page([], filters.page, filters.per_page, total)
+    query = (
+        select(
+            Result.outcome,
+            Result.retry_flake,
+            Result.duration_s,
+            Result.attempts,
+            Result.message,
+            *labelled_case_columns(),
+        )
+        .join(Case, Case.id == Result.case_id)
+        .where(*conditions)
+        .order_by(*_order(sort_or_default(filters.sort)))
+        .offset(filters.offset)
+        .limit(filters.per_page)
+    )
+    items = [
+        RunResult(
+            case=case_ref(row),
+            outcome=row.outcome,
+            retry_flake=row.retry_flake,
+            duration_s=row.duration_s,
+            attempts=row.attempts,
+            message=row.message,
+        )
+        for row in db.session.execute(query)
+    ]
+    return Page(items, filters.page, filters.per_page, total)
+
+
+def _counted(conditions: list[ColumnElement[bool]], *, searched: bool) -> Select:
+    # Without a search the count needs no case row: the run's index answers it.
+    query = select(func.count()).select_from(Result)
+    if searched:
+        query = query.join(Case, Case.id == Result.case_id)
+    return query.where(*conditions)
+
+
+def result_json(result: RunResult) -> dict:
+    return {
+        "case": case_json(result.case),
+        "outcome": result.outcome,
+        "retry_flake": result.retry_flake,
+        "duration_s": result.duration_s,
+        "attempts": result.attempts,
+        "message": result.message,
+    }
