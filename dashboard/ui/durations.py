@@ -109,7 +109,10 @@ def case_duration_figure(name: str, points: Sequence[durations.DurationPoint]) -
             f"{name} · run {p.run_id} · {p.job} · {p.branch or 'no branch'} · "
             f"{p.outcome} · {_seconds(p.seconds)}"
         ),
+        outcome_colour,
     )
+    for line in traces:  # thin: the points carry the news, the lines only join them
+        line["line"]["width"] = 1
     middle = durations.median(p.seconds for p in points)
     ends = [points[0].started_at.isoformat(), points[-1].started_at.isoformat()]
     traces.append(
@@ -129,19 +132,32 @@ TimedPoint = durations.WallTimePoint | durations.DurationPoint
 
 
 def job_lines(
-    points: Sequence[TimedPoint], digits: int, hover: Callable[[TimedPoint], str]
+    points: Sequence[TimedPoint],
+    digits: int,
+    hover: Callable[[TimedPoint], str],
+    point_colour: Callable[[TimedPoint, str], str] | None = None,
 ) -> list[dict]:
-    """One line of seconds per job, jobs by name and colours in turn; ``hover`` labels a point."""
-    return [
-        charts.line_series(
+    """One line of seconds per job, jobs by name and colours in turn; ``hover`` labels
+    a point, and ``point_colour`` (given the point and its job's colour) colours it."""
+    lines = []
+    for job, job_points, colour in charts.by_job(points):
+        line = charts.line_series(
             job,
             [p.started_at.isoformat() for p in job_points],
             [round(p.seconds, digits) for p in job_points],
             color=colour,
             hover=[hover(p) for p in job_points],
         )
-        for job, job_points, colour in charts.by_job(points)
-    ]
+        if point_colour is not None:
+            line["marker"]["color"] = [point_colour(p, colour) for p in job_points]
+        lines.append(line)
+    return lines
+
+
+def outcome_colour(point: durations.DurationPoint, job_colour: str) -> str:
+    """A failed execution's point in red, whatever its job: a test that fails by
+    timing out shows as a row of red points at the timeout."""
+    return charts.PALETTE["fail"] if point.outcome in ("failed", "error") else job_colour
 
 
 def _seconds(value: float) -> str:

@@ -275,6 +275,21 @@ def test_test_duration_chart_escapes_the_test_name(client, db_session, project, 
     assert XSS not in response.text
 
 
+def test_test_duration_chart_marks_failed_executions_in_red(client, db_session, project, now):
+    case = CaseFactory(project=project)
+    run_at(project, now - timedelta(days=2), [case], 0.05, job="linux")
+    timed_out = RunFactory(project=project, started_at=now - timedelta(days=1), job="linux")
+    ResultFactory(run=timed_out, case=case, failing=True, duration_s=5.0)
+    db_session.commit()
+
+    linux, _median = client.get(f"/p/web/tests/{case.id}/durations.json").get_json()["data"]
+
+    job_colour = linux["line"]["color"]
+    assert linux["marker"]["color"] == [job_colour, "#c62828"]
+    assert job_colour != "#c62828"
+    assert "failed" in linux["text"][1]
+
+
 def test_test_duration_chart_only_for_the_projects_own_tests(client, db_session, project):
     other = CaseFactory(project=ProjectFactory(slug="other"))
     mine = CaseFactory(project=project)
