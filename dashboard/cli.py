@@ -14,6 +14,7 @@ from dashboard import projects as project_service
 from dashboard.cli_support import CliError, project_or_exit
 from dashboard.commands.demo import demo_command
 from dashboard.commands.ingest import ingest_command
+from dashboard.commands.prune import prune_command
 from dashboard.commands.review import review_command
 from dashboard.commands.rollups import rollups_group
 from dashboard.commands.upload import upload_command
@@ -103,6 +104,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(review_command)
     app.cli.add_command(rollups_group)
+    app.cli.add_command(prune_command)
 
 
 def _create_app_from_env() -> Flask:

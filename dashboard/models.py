@@ -285,8 +285,8 @@ class Result(Base):
     It carries no foreign-key constraints on purpose: ingest writes results only
     after creating their run and joining them to existing cases, and on
     PostgreSQL the per-row referential-integrity triggers cost more than half of
-    a 100,000-case ingest (measured: 2.5 s of 4.5 s). Deleting a run or a
-    project deletes its results explicitly (see ``dashboard.projects``).
+    a 100,000-case ingest (measured: 2.5 s of 4.5 s). Pruning old runs deletes
+    their results explicitly (see ``dashboard.retention``).
     """
 
     __tablename__ = "result"
