@@ -14,9 +14,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from dashboard.analytics.history import OutcomeKind
 from dashboard.analytics.rollups import among
-from dashboard.analytics.runs import CaseRef
+from dashboard.analytics.runs import CaseRef, OutcomeKind
 from dashboard.extensions import db
 from dashboard.filters import Filters, Page
 from dashboard.models import Case, Project, Result, Run

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from dashboard.analytics.flaky import CaseFlakiness, case_flakiness
-from dashboard.analytics.runs import MAX_ID, CaseRef, case_json
+from dashboard.analytics.runs import MAX_ID, CaseRef, OutcomeKind, case_json
 from dashboard.analytics.scope import FAILED_OUTCOMES, Scope, infrastructure_failure
 from dashboard.extensions import db
 from dashboard.filters import Filters
@@ -20,31 +20,6 @@ FAILURE_GROUP_LIMIT = 20
 
 # One letter per kind of execution, so the status strip never relies on colour.
 LETTERS = {"passed": "P", "failed": "F", "error": "E", "skipped": "S", "retried": "R"}
-DESCRIPTIONS = {
-    "passed": "passed",
-    "failed": "failed",
-    "error": "error",
-    "skipped": "skipped",
-    "retried": "passed after a retry",
-}
-
-
-class OutcomeKind:
-    """How an execution ended, in words: for anything with ``outcome`` and
-    ``retry_flake`` (a test's executions here, its latest one in the catalog)."""
-
-    __slots__ = ()
-    outcome: str
-    retry_flake: bool
-
-    @property
-    def kind(self) -> str:
-        """The outcome, with a pass that needed a retry told apart as ``retried``."""
-        return "retried" if self.retry_flake and self.outcome == "passed" else self.outcome
-
-    @property
-    def description(self) -> str:
-        return DESCRIPTIONS[self.kind]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,19 +7,16 @@ this build?" or "did test_x run in this job?" without a report file at hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from dashboard.analytics.catalog import matching
-from dashboard.analytics.history import OutcomeKind
 from dashboard.analytics.runs import (
-    CaseRef,
-    case_json,
+    CaseExecution,
     case_order,
-    case_ref,
-    labelled_case_columns,
+    execution_json,
+    execution_query,
+    executions,
 )
 from dashboard.analytics.scope import FAILED_OUTCOMES
 from dashboard.extensions import db
@@ -43,16 +40,6 @@ STATUS_VALUES = tuple(value for value, _ in RESULT_STATUSES)
 # what needs looking at first: errors, failures, retried passes, skips, passes.
 DEFAULT_SORT = "status"
 SORT_KEYS = ("status", "name", "duration", "attempts")
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult(OutcomeKind):
-    case: CaseRef
-    outcome: str
-    retry_flake: bool
-    duration_s: float
-    attempts: int
-    message: str | None  # the failure or skip message, if the report gave one
 
 
 def status_condition(status: str | None) -> ColumnElement[bool] | None:
@@ -95,7 +82,7 @@ def _order(sort: str) -> tuple:
     return (first.desc() if descending else first, *case_order())
 
 
-def run_results(run: Run, filters: Filters) -> Page[RunResult]:
+def run_results(run: Run, filters: Filters) -> Page[CaseExecution]:
     """One page of the run's results matching ``filters.status`` and ``filters.q``,
     in ``filters.sort`` order (see ``SORT_KEYS``)."""
     conditions = [Result.run_id == run.id]
@@ -109,31 +96,13 @@ def run_results(run: Run, filters: Filters) -> Page[RunResult]:
     if filters.offset >= total:  # past the end: no query, and no huge OFFSET
         return Page([], filters.page, filters.per_page, total)
     query = (
-        select(
-            Result.outcome,
-            Result.retry_flake,
-            Result.duration_s,
-            Result.attempts,
-            Result.message,
-            *labelled_case_columns(),
-        )
-        .join(Case, Case.id == Result.case_id)
+        execution_query(run.id)
         .where(*conditions)
         .order_by(*_order(sort_or_default(filters.sort)))
         .offset(filters.offset)
         .limit(filters.per_page)
     )
-    items = [
-        RunResult(
-            case=case_ref(row),
-            outcome=row.outcome,
-            retry_flake=row.retry_flake,
-            duration_s=row.duration_s,
-            attempts=row.attempts,
-            message=row.message,
-        )
-        for row in db.session.execute(query)
-    ]
+    items = executions(query)
     return Page(items, filters.page, filters.per_page, total)
 
 
@@ -145,12 +114,9 @@ def _counted(conditions: list[ColumnElement[bool]], *, searched: bool) -> Select
     return query.where(*conditions)
 
 
-def result_json(result: RunResult) -> dict:
+def result_json(result: CaseExecution) -> dict:
     return {
-        "case": case_json(result.case),
-        "outcome": result.outcome,
+        **execution_json(result),
         "retry_flake": result.retry_flake,
-        "duration_s": result.duration_s,
-        "attempts": result.attempts,
         "message": result.message,
     }

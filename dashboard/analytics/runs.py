@@ -48,6 +48,32 @@ RUN_STATUSES = (
 
 # --- small shared shapes ---------------------------------------------------------------
 
+DESCRIPTIONS = {
+    "passed": "passed",
+    "failed": "failed",
+    "error": "error",
+    "skipped": "skipped",
+    "retried": "passed after a retry",
+}
+
+
+class OutcomeKind:
+    """How an execution ended, in words: for anything with ``outcome`` and
+    ``retry_flake`` (a run's results, a test's executions, its latest one)."""
+
+    __slots__ = ()
+    outcome: str
+    retry_flake: bool
+
+    @property
+    def kind(self) -> str:
+        """The outcome, with a pass that needed a retry told apart as ``retried``."""
+        return "retried" if self.retry_flake and self.outcome == "passed" else self.outcome
+
+    @property
+    def description(self) -> str:
+        return DESCRIPTIONS[self.kind]
+
 
 @dataclass(frozen=True, slots=True)
 class CaseRef:
@@ -190,14 +216,15 @@ class FailureGroup:
 
 
 @dataclass(frozen=True, slots=True)
-class CaseExecution:
-    """A case's result in one run (for retry flakes and slowest tests)."""
+class CaseExecution(OutcomeKind):
+    """A case's result in one run (retry flakes, slowest tests, the run's results)."""
 
     case: CaseRef
     outcome: str
     duration_s: float
     attempts: int
-    message: str | None = None
+    message: str | None = None  # the failure or skip message, if the report gave one
+    retry_flake: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +321,8 @@ def failure_groups(run_id: int) -> tuple[list[FailureGroup], int]:
     return groups, total
 
 
-def _executions(query: Select) -> list[CaseExecution]:
+def executions(query: Select) -> list[CaseExecution]:
+    """The rows of an ``execution_query`` (narrowed, ordered, limited) as executions."""
     return [
         CaseExecution(
             case=case_ref(row),
@@ -302,18 +330,21 @@ def _executions(query: Select) -> list[CaseExecution]:
             duration_s=row.duration_s,
             attempts=row.attempts,
             message=row.message,
+            retry_flake=row.retry_flake,
         )
         for row in db.session.execute(query)
     ]
 
 
-def _execution_query(run_id: int) -> Select:
+def execution_query(run_id: int) -> Select:
+    """SQL: the run's results with their cases, as ``executions`` reads them."""
     return (
         select(
             Result.outcome,
             Result.duration_s,
             Result.attempts,
             Result.message,
+            Result.retry_flake,
             *labelled_case_columns(),
         )
         .join(Case, Case.id == Result.case_id)
@@ -324,22 +355,22 @@ def _execution_query(run_id: int) -> Select:
 def retry_flakes(run_id: int) -> list[CaseExecution]:
     """Cases that failed and then passed on a retry within the run."""
     query = (
-        _execution_query(run_id)
+        execution_query(run_id)
         .where(Result.retry_flake.is_(True))
         .order_by(*case_order())
         .limit(RETRY_FLAKE_LIMIT)
     )
-    return _executions(query)
+    return executions(query)
 
 
 def slowest_cases(run_id: int, limit: int = SLOWEST_LIMIT) -> list[CaseExecution]:
     query = (
-        _execution_query(run_id)
+        execution_query(run_id)
         .where(Result.outcome != "skipped")
         .order_by(Result.duration_s.desc(), Case.id)
         .limit(limit)
     )
-    return _executions(query)
+    return executions(query)
 
 
 # --- comparing two runs ---------------------------------------------------------------

@@ -48,12 +48,17 @@ def list_runs(slug: str):
     )
 
 
+def api_run_or_404(project: Project, run_id: int) -> Run:
+    run = run_analytics.get_run(project, run_id)
+    if run is None:
+        abort(404, f"project {project.slug!r} has no run {run_id}")
+    return run
+
+
 @bp.get("/projects/<slug>/runs/<int:run_id>")
 def get_run(slug: str, run_id: int):
     project = api_project_or_404(slug)
-    run = run_analytics.get_run(project, run_id)
-    if run is None:
-        abort(404, f"project {slug!r} has no run {run_id}")
+    run = api_run_or_404(project, run_id)
     detail = run_analytics.run_detail(run)
     return jsonify({**run_analytics.run_detail_json(detail), "url": run_url(project, run)})
 
@@ -65,10 +70,7 @@ RESULT_SORTS = [
 
 @bp.get("/projects/<slug>/runs/<int:run_id>/results")
 def list_run_results(slug: str, run_id: int):
-    project = api_project_or_404(slug)
-    run = run_analytics.get_run(project, run_id)
-    if run is None:
-        abort(404, f"project {slug!r} has no run {run_id}")
+    run = api_run_or_404(api_project_or_404(slug), run_id)
     filters = Filters(
         status=text_arg("status", results_analytics.STATUS_VALUES),
         q=text_arg("q"),

@@ -50,3 +50,14 @@ def assert_matches(value, schema: dict, document: dict, where: str = "$") -> Non
     if kind == "array":
         for index, item in enumerate(value):
             assert_matches(item, schema["items"], document, f"{where}[{index}]")
+
+
+def documented_get(client, document: dict, template: str, url: str, status: int = 200) -> dict:
+    """GET ``url`` (an instance of the document's path ``template``), check the status
+    and that the body matches the schema documented for it; the body."""
+    response = client.get(url)
+    assert response.status_code == status, response.text
+    responses = document["paths"][template]["get"]["responses"]
+    body = response.get_json()
+    assert_matches(body, responses[str(status)]["content"]["application/json"]["schema"], document)
+    return body

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.api.schema_check import assert_matches
+from tests.dashboard.api.schema_check import documented_get
 from tests.factories import BASE_TIME, CaseFactory, ProjectFactory, result_history
 
 PATH = "/api/v1/projects/{slug}/tests"
@@ -16,13 +16,7 @@ def document(client, db_session) -> dict:
 
 
 def listed(client, document: dict, query: str = "", status: int = 200) -> dict:
-    response = client.get(PATH.format(slug="web") + query)
-    assert response.status_code == status, response.text
-    responses = document["paths"][PATH]["get"]["responses"]
-    schema = responses[str(status)]["content"]["application/json"]["schema"]
-    body = response.get_json()
-    assert_matches(body, schema, document)
-    return body
+    return documented_get(client, document, PATH, PATH.format(slug="web") + query, status)
 
 
 def test_lists_matching_tests_with_their_latest_result_and_history_link(

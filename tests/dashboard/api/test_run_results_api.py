@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dashboard.api.schema_check import assert_matches
+from tests.dashboard.api.schema_check import documented_get
 from tests.factories import ProjectFactory, ResultFactory, RunFactory
 
 PATH = "/api/v1/projects/{slug}/runs/{run_id}/results"
@@ -26,13 +26,8 @@ def run(db_session):
 
 
 def listed(client, document: dict, run_id: int, query: str = "", status: int = 200) -> dict:
-    response = client.get(PATH.format(slug="web", run_id=run_id) + query)
-    assert response.status_code == status, response.text
-    responses = document["paths"][PATH]["get"]["responses"]
-    schema = responses[str(status)]["content"]["application/json"]["schema"]
-    body = response.get_json()
-    assert_matches(body, schema, document)
-    return body
+    url = PATH.format(slug="web", run_id=run_id) + query
+    return documented_get(client, document, PATH, url, status)
 
 
 def test_lists_the_runs_results_problems_first(client, document, run):
