@@ -70,7 +70,7 @@ openapi.describe(
         "last one is empty.",
         "parameters": [
             openapi.SLUG_PARAMETER,
-            openapi.query_parameter("q", {"type": "string"}),
+            openapi.SEARCH_PARAMETER,
             *openapi.paging_parameters(),
         ],
         "responses": {

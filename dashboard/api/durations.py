@@ -116,7 +116,7 @@ openapi.describe(
         "parameters": [
             openapi.SLUG_PARAMETER,
             *openapi.FILTER_PARAMETERS,
-            openapi.query_parameter("q", {"type": "string"}),
+            openapi.SEARCH_PARAMETER,
         ],
         "responses": {
             "200": openapi.json_response(

@@ -70,6 +70,11 @@ PAGE_PROPERTIES = {
 }
 
 
+# The search of every list of tests (a case-insensitive substring; % and _ literal).
+SEARCH_PARAMETER = query_parameter(
+    "q", {"type": "string"}, "keeps the tests whose name, class or file contains it, in any case"
+)
+
 FILTER_PARAMETERS = [
     query_parameter("window", {"type": "integer", "enum": list(WINDOWS)}, "days"),
     query_parameter("branch", {"type": "string"}),

@@ -311,7 +311,7 @@ openapi.describe(
             openapi.query_parameter(
                 "status", {"type": "string", "enum": list(results_analytics.STATUS_VALUES)}
             ),
-            openapi.query_parameter("q", {"type": "string"}),
+            openapi.SEARCH_PARAMETER,
             openapi.query_parameter("sort", {"type": "string", "enum": RESULT_SORTS}),
             *openapi.paging_parameters(),
         ],
