@@ -42,12 +42,16 @@ DEFAULT_SORT = "status"
 SORT_KEYS = ("status", "name", "duration", "attempts")
 
 
+def _retried_pass() -> ColumnElement[bool]:
+    return and_(Result.outcome == "passed", Result.retry_flake.is_(True))
+
+
 def status_condition(status: str | None) -> ColumnElement[bool] | None:
     """SQL for one value of the outcome filter; ``None`` (no filter) for any other."""
     if status == FAILING:
         return Result.outcome.in_(FAILED_OUTCOMES)
     if status == RETRIED:
-        return and_(Result.outcome == "passed", Result.retry_flake.is_(True))
+        return _retried_pass()
     if status in STATUS_VALUES:
         return Result.outcome == status
     return None
@@ -59,11 +63,10 @@ def sort_or_default(sort: str | None) -> str:
 
 
 def _status_rank() -> ColumnElement[int]:
-    retried = and_(Result.outcome == "passed", Result.retry_flake.is_(True))
     return case(
         (Result.outcome == "error", 0),
         (Result.outcome == "failed", 1),
-        (retried, 2),
+        (_retried_pass(), 2),
         (Result.outcome == "skipped", 3),
         else_=4,
     )
@@ -85,19 +88,14 @@ def _order(sort: str) -> tuple:
 def run_results(run: Run, filters: Filters) -> Page[CaseExecution]:
     """One page of the run's results matching ``filters.status`` and ``filters.q``,
     in ``filters.sort`` order (see ``SORT_KEYS``)."""
-    conditions = [Result.run_id == run.id]
-    status = status_condition(filters.status)
-    if status is not None:
-        conditions.append(status)
     search = matching(filters.q)
-    if search is not None:
-        conditions.append(search)
-    total = db.session.scalar(_counted(conditions, searched=search is not None)) or 0
+    narrowing = [c for c in (status_condition(filters.status), search) if c is not None]
+    total = db.session.scalar(_counted(run, narrowing, searched=search is not None)) or 0
     if filters.offset >= total:  # past the end: no query, and no huge OFFSET
         return Page([], filters.page, filters.per_page, total)
     query = (
         execution_query(run.id)
-        .where(*conditions)
+        .where(*narrowing)
         .order_by(*_order(sort_or_default(filters.sort)))
         .offset(filters.offset)
         .limit(filters.per_page)
@@ -106,12 +104,12 @@ def run_results(run: Run, filters: Filters) -> Page[CaseExecution]:
     return Page(items, filters.page, filters.per_page, total)
 
 
-def _counted(conditions: list[ColumnElement[bool]], *, searched: bool) -> Select:
+def _counted(run: Run, narrowing: list[ColumnElement[bool]], *, searched: bool) -> Select:
     # Without a search the count needs no case row: the run's index answers it.
     query = select(func.count()).select_from(Result)
     if searched:
         query = query.join(Case, Case.id == Result.case_id)
-    return query.where(*conditions)
+    return query.where(Result.run_id == run.id, *narrowing)
 
 
 def result_json(result: CaseExecution) -> dict:

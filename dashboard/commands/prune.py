@@ -6,12 +6,10 @@ from datetime import UTC, datetime
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
 from dashboard import retention
-from dashboard.cli_support import project_or_exit
+from dashboard.cli_support import projects_or_exit
 from dashboard.extensions import db
-from dashboard.models import Project
 
 # The pages' longest window: pruning inside it leaves holes in what they show.
 LONGEST_WINDOW_DAYS = 90
@@ -48,11 +46,7 @@ running. SQLite keeps the freed pages for new data; `sqlite3 FILE 'VACUUM'`
 @with_appcontext
 def prune_command(days: int, slug: str | None, dry_run: bool, yes: bool) -> None:
     """Delete runs older than DAYS, with their results, uploads and coverage."""
-    projects = (
-        [project_or_exit(slug)]
-        if slug
-        else list(db.session.scalars(select(Project).order_by(Project.slug)))
-    )
+    projects = projects_or_exit(slug)
     project_ids = [project.id for project in projects]
     cutoff = retention.cutoff_for(days, datetime.now(UTC))
     found = retention.count_prunable(db.session, project_ids, cutoff)

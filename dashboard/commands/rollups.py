@@ -13,11 +13,9 @@ import time
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 
-from dashboard.cli_support import project_or_exit
+from dashboard.cli_support import projects_or_exit
 from dashboard.extensions import db
-from dashboard.models import Project
 from ingest.store import rebuild_rollups
 
 
@@ -32,11 +30,7 @@ def rollups_group() -> None:
 def rollups_rebuild(slug: str | None) -> None:
     """Recount the rollups of project SLUG (default: every project) from its results,
     one project per transaction."""
-    projects = (
-        [project_or_exit(slug)]
-        if slug
-        else list(db.session.scalars(select(Project).order_by(Project.slug)))
-    )
+    projects = projects_or_exit(slug)
     for project in projects:
         started = time.perf_counter()
         runs = rebuild_rollups(db.session, project.id)
