@@ -62,7 +62,7 @@ def test_the_default_branch_is_chosen_and_written_into_every_link(client, histor
     assert '<option value="main" selected>main (default)</option>' in page
     assert 'data-chart-src="/p/web/coverage/trend.json?window=14&amp;branch=main"' in page
     assert 'data-chart-src="/p/web/coverage/treemap.json?window=14&amp;branch=main"' in page
-    assert "?window=14&amp;branch=main&amp;sort=-branch_rate" in page  # a sort header
+    assert "?window=14&amp;branch=main&amp;sort=branch_rate" in page  # lowest rate first
     assert 'hx-push-url="true"' in page
 
 

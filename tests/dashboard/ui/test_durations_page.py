@@ -154,6 +154,20 @@ def test_slowest_table_sorts_and_pages(client, db_session, project, now):
     assert by_executions.index("case_29") < by_executions.index("case_27")  # 3 runs before 1
 
 
+def test_a_first_click_sorts_names_a_to_z_and_figures_biggest_first(client, db_session, project):
+    db_session.commit()
+    run_at(project, datetime.now(UTC) - timedelta(days=1), [CaseFactory(project=project)], 1.0)
+    db_session.commit()
+
+    page = client.get("/p/web/durations").text  # sorted by median, descending
+
+    assert 'href="/p/web/durations?sort=name"' in page
+    assert 'href="/p/web/durations?sort=-p95"' in page
+    assert 'href="/p/web/durations?sort=median"' in page  # the active one: reversed
+    by_name = client.get("/p/web/durations?sort=name").text
+    assert 'href="/p/web/durations?sort=-name"' in by_name  # and back
+
+
 def test_regressions_table_links_the_run_where_it_began(client, db_session, project, now):
     case = CaseFactory(project=project, name="test_regressed")
     runs = regressing_history(project, [case], now)
