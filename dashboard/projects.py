@@ -96,25 +96,79 @@ def find_token(secret: str) -> ApiToken | None:
     return token
 
 
+# The projects list's health figures cover the default branch's last week.
+HEALTH_DAYS = 7
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectSummary:
     project: Project
     runs: int
     last_run_at: datetime | None
+    latest_default_run: Run | None = None  # the default branch's newest run with tests
+    week_runs: int = 0  # the default branch's runs with tests in the last HEALTH_DAYS
+    week_green_runs: int = 0  # those without a failure
+
+    @property
+    def week_pass_rate(self) -> float | None:
+        return self.week_green_runs / self.week_runs if self.week_runs else None
 
 
-def list_project_summaries() -> list[ProjectSummary]:
-    """Every project with its number of runs and latest run, in one query."""
+def list_project_summaries(now: datetime | None = None) -> list[ProjectSummary]:
+    """Every project with its number of runs, latest run, and its default branch's
+    health: the newest run and the share of the last week's runs that passed.
+    Three queries whatever the number of projects."""
     query = (
         select(Project, func.count(Run.id), func.max(Run.started_at))
         .outerjoin(Run, Run.project_id == Project.id)
         .group_by(Project.id)
         .order_by(Project.slug)
     )
+    latest = _latest_default_runs()
+    weeks = _default_branch_weeks((now or utcnow()) - timedelta(days=HEALTH_DAYS))
     return [
-        ProjectSummary(project, runs, _as_utc(last))
+        ProjectSummary(
+            project,
+            runs,
+            _as_utc(last),
+            latest.get(project.id),
+            *weeks.get(project.id, (0, 0)),
+        )
         for project, runs, last in db.session.execute(query)
     ]
+
+
+def _on_default_branch():
+    return (Run.branch == Project.default_branch) & (Run.tests > 0)
+
+
+def _latest_default_runs() -> dict[int, Run]:
+    newest = (
+        select(
+            Run.id,
+            func.row_number()
+            .over(partition_by=Run.project_id, order_by=(Run.started_at.desc(), Run.id.desc()))
+            .label("rank"),
+        )
+        .join(Project, Project.id == Run.project_id)
+        .where(_on_default_branch())
+        .subquery()
+    )
+    runs = select(Run).join(newest, newest.c.id == Run.id).where(newest.c.rank == 1)
+    return {run.project_id: run for run in db.session.scalars(runs)}
+
+
+def _default_branch_weeks(since: datetime) -> dict[int, tuple[int, int]]:
+    green = func.count().filter(Run.failed + Run.errors == 0)
+    query = (
+        select(Run.project_id, func.count(), green)
+        .join(Project, Project.id == Run.project_id)
+        .where(_on_default_branch(), Run.started_at >= since)
+        .group_by(Run.project_id)
+    )
+    return {
+        project_id: (runs, green_runs) for project_id, runs, green_runs in db.session.execute(query)
+    }
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

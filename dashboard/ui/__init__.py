@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import projects as project_service
+from dashboard.analytics.runs import run_status
 from dashboard.extensions import db
 from dashboard.rendering import render_screen
 
@@ -32,7 +33,11 @@ def navigation() -> dict:
 def projects():
     upload_url = request.host_url + "api/v1/uploads"
     return render_screen(
-        "projects.html", projects=project_service.list_project_summaries(), upload_url=upload_url
+        "projects.html",
+        projects=project_service.list_project_summaries(),
+        upload_url=upload_url,
+        run_status=run_status,
+        health_days=project_service.HEALTH_DAYS,
     )
 
 

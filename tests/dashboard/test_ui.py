@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from dashboard.extensions import db
 from tests.factories import ProjectFactory, RunFactory
 
 
@@ -21,7 +24,37 @@ def test_projects_list_links_each_project(client, db_session):
     page = client.get("/").text
     assert 'href="/p/web"' in page
     assert "Web &lt;App&gt;" in page
-    assert "<td>2</td>" in page
+    assert '<td class="num">2</td>' in page
+
+
+def test_projects_list_shows_each_default_branchs_health(client, db_session, count_queries):
+    now = datetime.now(UTC)
+    web = ProjectFactory(slug="web", default_branch="main")
+    ago = [now - timedelta(days=days) for days in (10, 2, 1)]
+    RunFactory(project=web, branch="main", started_at=ago[0], tests=5, failed=5)  # too old
+    RunFactory(project=web, branch="main", started_at=ago[1], tests=5)
+    latest = RunFactory(project=web, branch="main", started_at=ago[2], tests=5, failed=1, job="py")
+    RunFactory(project=web, branch="feature", started_at=now, tests=5)  # not the default branch
+    RunFactory(project=web, branch="main", started_at=now, tests=0)  # coverage only
+    quiet = ProjectFactory(slug="quiet")
+    RunFactory(project=quiet, branch="feature", started_at=now, tests=3)
+    db_session.commit()
+    db.session.expire_all()
+
+    with count_queries.watching() as queries:
+        page = client.get("/").text
+
+    rows = page.split("<tbody>")[1].split("</tr>")
+    quiet_row, web_row = rows[0], rows[1]  # by slug
+    assert 'href="/p/quiet"' in quiet_row
+    assert ">failed</span>" in web_row
+    assert f'href="/p/web/runs/{latest.id}">run {latest.id}</a>' in web_row
+    assert "· py</small>" in web_row
+    assert "50%<br><small>of 2 runs</small>" in web_row  # the last 7 days: one of two passed
+    assert "no run with tests yet" in quiet_row
+    assert '<td class="num">—</td>' in quiet_row
+    # The list, the latest runs, the week's counts, and the project switcher.
+    assert queries.count <= 4
 
 
 def test_htmx_request_gets_only_the_content_block(client, db_session):
