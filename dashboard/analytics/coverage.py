@@ -386,12 +386,17 @@ FILE_SORT_KEYS = {
 }
 
 
+def file_sort(sort: str | None) -> str:
+    """``sort`` if it names a key of ``FILE_SORT_KEYS`` (``-key`` descending), else ``path``."""
+    return sort if (sort or "").removeprefix("-") in FILE_SORT_KEYS else "path"
+
+
 def sort_files(files: Iterable[FileCoverage], sort: str | None) -> list[FileCoverage]:
-    """Sort by a key of ``FILE_SORT_KEYS`` (``-key`` descending); unknown keys sort by
-    path. Files without a value (no branch data, no delta) always come last."""
-    sort = sort or "path"
+    """Sort by ``file_sort(sort)``. Files without a value (no branch data, no delta)
+    always come last."""
+    sort = file_sort(sort)
     descending = sort.startswith("-")
-    attribute = FILE_SORT_KEYS.get(sort.lstrip("-"), "path")
+    attribute = FILE_SORT_KEYS[sort.removeprefix("-")]
     by_path = sorted(files, key=lambda f: f.path)
     present = [f for f in by_path if getattr(f, attribute) is not None]
     absent = [f for f in by_path if getattr(f, attribute) is None]

@@ -52,6 +52,8 @@ def coverage(slug: str):
         "coverage.html",
         project=project,
         filters=filters,
+        # The table's headers and pages mark the default order; the URL leaves it out.
+        table_filters=replace(filters, sort=analytics.file_sort(filters.sort)),
         options=branch_options(project, filters),
         summary=summary,
         file_count=len(files),

@@ -63,7 +63,23 @@ def test_the_default_branch_is_chosen_and_written_into_every_link(client, histor
     assert 'data-chart-src="/p/web/coverage/trend.json?window=14&amp;branch=main"' in page
     assert 'data-chart-src="/p/web/coverage/treemap.json?window=14&amp;branch=main"' in page
     assert "?window=14&amp;branch=main&amp;sort=branch_rate" in page  # lowest rate first
-    assert 'hx-push-url="true"' in page
+
+
+def test_the_file_table_marks_its_default_order(client, history):
+    def file_header(page: str) -> tuple[str, str]:
+        """(the File header's attributes, its link's query)."""
+        found = re.search(r'<th scope="col" ([^>]*)>\s*<a href="[^"?]*\?([^"]*)"[^>]*>File', page)
+        assert found, "no File header"
+        return found[1], found[2]
+
+    attributes, link = file_header(client.get("/p/web/coverage").text)
+    assert 'aria-sort="ascending"' in attributes  # by path, unless told otherwise
+    assert "sort=-path" in link  # a click reverses it
+    attributes, _ = file_header(client.get("/p/web/coverage?sort=bogus").text)
+    assert 'aria-sort="ascending"' in attributes
+    attributes, link = file_header(client.get("/p/web/coverage?sort=-line_rate").text)
+    assert "aria-sort" not in attributes
+    assert "sort=path" in link
 
 
 def test_summary_shows_rates_and_signed_deltas_against_previous_and_default(client, history):
