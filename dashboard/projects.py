@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -114,16 +115,20 @@ class ProjectSummary:
         return self.week_green_runs / self.week_runs if self.week_runs else None
 
 
-def list_project_summaries(now: datetime | None = None) -> list[ProjectSummary]:
-    """Every project with its number of runs, latest run, and its default branch's
-    health: the newest run and the share of the last week's runs that passed.
-    Three queries whatever the number of projects."""
+def list_project_summaries(
+    now: datetime | None = None, only: Sequence[int] | None = None
+) -> list[ProjectSummary]:
+    """Every project (or those with ids in ``only``) with its number of runs, latest
+    run, and its default branch's health: the newest run and the share of the last
+    week's runs that passed. Three queries whatever the number of projects."""
     query = (
         select(Project, func.count(Run.id), func.max(Run.started_at))
         .outerjoin(Run, Run.project_id == Project.id)
         .group_by(Project.id)
         .order_by(Project.slug)
     )
+    if only is not None:
+        query = query.where(Project.id.in_(only))
     latest = _latest_default_runs()
     weeks = _default_branch_weeks((now or utcnow()) - timedelta(days=HEALTH_DAYS))
     return [

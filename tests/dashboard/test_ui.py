@@ -106,8 +106,39 @@ def test_api_lists_projects(client, db_session):
     ProjectFactory(slug="web", name="Web")
     db_session.commit()
     assert client.get("/api/v1/projects").get_json() == {
-        "projects": [{"slug": "web", "name": "Web", "default_branch": "main", "is_demo": False}]
+        "projects": [
+            {
+                "slug": "web",
+                "name": "Web",
+                "default_branch": "main",
+                "is_demo": False,
+                "latest_default_run": None,
+                "runs_7d": 0,
+                "pass_rate_7d": None,
+            }
+        ]
     }
+
+
+def test_api_lists_each_default_branchs_health_as_the_page_does(client, db_session):
+    now = datetime.now(UTC)
+    web = ProjectFactory(slug="web", default_branch="main")
+    RunFactory(project=web, branch="main", started_at=now - timedelta(days=2), tests=4)
+    latest = RunFactory(
+        project=web, branch="main", started_at=now - timedelta(days=1), tests=4, errors=1
+    )
+    RunFactory(project=web, branch="feature", started_at=now, tests=4)
+    db_session.commit()
+
+    (listed,) = client.get("/api/v1/projects").get_json()["projects"]
+
+    assert listed["latest_default_run"] == {
+        "id": latest.id,
+        "status": "failed",
+        "started_at": latest.started_at.isoformat(),
+        "url": f"http://localhost/p/web/runs/{latest.id}",
+    }
+    assert (listed["runs_7d"], listed["pass_rate_7d"]) == (2, 0.5)
 
 
 def test_overview_filters_render_as_an_htmx_partial(client, db_session):
