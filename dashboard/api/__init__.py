@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, url_for
+from flask import Blueprint, jsonify
 
 from dashboard import access
 from dashboard import projects as project_service
 from dashboard.analytics.runs import run_status
+from dashboard.api.common import run_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -24,7 +25,7 @@ def project_json(summary: project_service.ProjectSummary) -> dict:
             "id": latest.id,
             "status": run_status(latest),
             "started_at": latest.started_at.isoformat(),
-            "url": url_for("ui.run_detail", slug=project.slug, run_id=latest.id, _external=True),
+            "url": run_url(project.slug, latest.id),
         },
         "runs_7d": summary.week_runs,
         "pass_rate_7d": summary.week_pass_rate,
@@ -45,7 +46,7 @@ from dashboard.api import openapi  # noqa: E402
 LATEST_DEFAULT_RUN = openapi.object_schema(
     {
         "id": {"type": "integer", "minimum": 1},
-        "status": {"type": "string", "enum": ["passed", "failed", "infrastructure"]},
+        "status": openapi.RUN_STATUS,
         "started_at": openapi.DATE_TIME,
         "url": {"type": "string"},
     },

@@ -52,7 +52,7 @@ LATEST = object_schema(
     {
         "run_id": {"type": "integer", "minimum": 1},
         "started_at": DATE_TIME,
-        "outcome": {"type": "string", "enum": ["passed", "failed", "error", "skipped"]},
+        "outcome": openapi.OUTCOME,
         "retry_flake": {"type": "boolean"},
     },
     nullable=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from flask import abort, request
+from flask import abort, current_app, request, url_for
 
 from dashboard import projects as project_service
 from dashboard.filters import DEFAULT_PER_PAGE, PER_PAGE_CHOICES, Filters, Page, clean_text
@@ -78,3 +78,12 @@ CASE_IDENTITY_PROPERTIES = {
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def run_url(project_slug: str, run_id: int) -> str:
+    """A run's page, for people following a link from CI, a bot or a wallboard:
+    under ``SUITESCOPE_BASE_URL`` when set (behind a proxy), else this request's host."""
+    base = current_app.config.get("SUITESCOPE_BASE_URL")
+    if base:
+        return base + url_for("ui.run_detail", slug=project_slug, run_id=run_id)
+    return url_for("ui.run_detail", slug=project_slug, run_id=run_id, _external=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from dashboard.analytics.runs import FAILED, INFRASTRUCTURE, PASSED
 from dashboard.api import bp
 from dashboard.filters import PER_PAGE_CHOICES, WINDOWS
 from dashboard.projects import SLUG_PATTERN
@@ -60,6 +61,9 @@ def paging_parameters() -> list[dict]:
 
 
 DATE_TIME = {"type": "string", "format": "date-time"}
+OUTCOME = {"type": "string", "enum": ["passed", "failed", "error", "skipped"]}
+# A run's status (``dashboard.analytics.runs.run_status``).
+RUN_STATUS = {"type": "string", "enum": [PASSED, FAILED, INFRASTRUCTURE]}
 
 # Beside the items of a paged list (``dashboard.api.common.page_json``).
 PAGE_PROPERTIES = {

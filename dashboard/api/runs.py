@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, url_for
+from flask import abort, jsonify
 
 from dashboard.analytics import history as history_analytics
 from dashboard.analytics import run_results as results_analytics
 from dashboard.analytics import runs as run_analytics
 from dashboard.analytics.scope import Scope
 from dashboard.api import bp, openapi
-from dashboard.api.common import api_project_or_404, page_json, paging_args, text_arg
+from dashboard.api.common import api_project_or_404, page_json, paging_args, run_url, text_arg
 from dashboard.api.openapi import DATE_TIME, object_schema
 from dashboard.filters import Filters
 from dashboard.models import Project, Run
@@ -27,11 +27,6 @@ def list_filters() -> Filters:
     )
 
 
-def run_url(project: Project, run: Run) -> str:
-    """The run's page, for people following a link from CI or a bot."""
-    return url_for("ui.run_detail", slug=project.slug, run_id=run.id, _external=True)
-
-
 @bp.get("/projects/<slug>/runs")
 def list_runs(slug: str):
     project = api_project_or_404(slug)
@@ -40,7 +35,7 @@ def list_runs(slug: str):
     return jsonify(
         {
             "runs": [
-                {**run_analytics.run_json(row.run), "url": run_url(project, row.run)}
+                {**run_analytics.run_json(row.run), "url": run_url(project.slug, row.run.id)}
                 for row in page.items
             ],
             **page_json(page),
@@ -60,7 +55,7 @@ def get_run(slug: str, run_id: int):
     project = api_project_or_404(slug)
     run = api_run_or_404(project, run_id)
     detail = run_analytics.run_detail(run)
-    return jsonify({**run_analytics.run_detail_json(detail), "url": run_url(project, run)})
+    return jsonify({**run_analytics.run_detail_json(detail), "url": run_url(project.slug, run.id)})
 
 
 RESULT_SORTS = [
@@ -97,7 +92,7 @@ def test_history(slug: str, case_id: int):
 INTEGER = {"type": "integer", "minimum": 0}
 SECONDS = {"type": "number", "minimum": 0}
 NULLABLE_STRING = {"type": "string", "nullable": True}
-OUTCOME = {"type": "string", "enum": ["passed", "failed", "error", "skipped"]}
+OUTCOME = openapi.OUTCOME
 ID_PARAMETER = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 
 
@@ -120,7 +115,7 @@ RUN_SUMMARY_PROPERTIES = {
     "commit": NULLABLE_STRING,
     "build_url": NULLABLE_STRING,
     "started_at": DATE_TIME,
-    "status": {"type": "string", "enum": ["passed", "failed", "infrastructure"]},
+    "status": openapi.RUN_STATUS,
     "infrastructure_failure": {"type": "boolean"},
     "counts": object_schema(
         dict.fromkeys(("tests", "passed", "failed", "errors", "skipped", "retry_flakes"), INTEGER)

@@ -6,11 +6,12 @@ metadata as query parameters, for plain ``curl --data-binary``.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, request
 from werkzeug.exceptions import BadRequest, ClientDisconnected, UnsupportedMediaType
 
 from dashboard.access import record_token_use
 from dashboard.api import bp, openapi
+from dashboard.api.common import run_url
 from dashboard.api.openapi import DATE_TIME
 from dashboard.auth import require_token
 from dashboard.extensions import db
@@ -55,16 +56,6 @@ def read_files() -> tuple[list[IncomingFile], dict]:
     raise UnsupportedMediaType(
         "send multipart/form-data with `file` fields, or a raw body typed "
         "application/xml, application/json, text/plain or application/gzip"
-    )
-
-
-def run_url(project_slug: str, run_id: int) -> str:
-    base = current_app.config.get("SUITESCOPE_BASE_URL")
-    path = url_for("ui.run_detail", slug=project_slug, run_id=run_id)
-    return (
-        f"{base}{path}"
-        if base
-        else url_for("ui.run_detail", slug=project_slug, run_id=run_id, _external=True)
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from dashboard import charts
 from dashboard import projects as project_service
 from dashboard.analytics import durations
-from dashboard.analytics.scope import Scope
+from dashboard.analytics.scope import FAILED_OUTCOMES, Scope
 from dashboard.filters import Filters, paginate
 from dashboard.rendering import render_project_screen
 from dashboard.ui import bp
@@ -157,7 +157,7 @@ def job_lines(
 def outcome_colour(point: durations.DurationPoint, job_colour: str) -> str:
     """A failed execution's point in red, whatever its job: a test that fails by
     timing out shows as a row of red points at the timeout."""
-    return charts.PALETTE["fail"] if point.outcome in ("failed", "error") else job_colour
+    return charts.PALETTE["fail"] if point.outcome in FAILED_OUTCOMES else job_colour
 
 
 def _seconds(value: float) -> str:

@@ -61,6 +61,19 @@ def test_list_runs_newest_first_with_paging(client, project, db_session, documen
     assert body["runs"][0]["url"] == f"http://localhost/p/web/runs/{newer.id}"
 
 
+def test_run_links_use_the_configured_base_url(app, client, project, db_session, monkeypatch):
+    # Behind a proxy, links leave the app under its public address, as upload replies do.
+    monkeypatch.setitem(app.config, "SUITESCOPE_BASE_URL", "https://ci.example.org/suitescope")
+    run = RunFactory(project=project, branch="main", tests=1)
+    db_session.commit()
+    link = f"https://ci.example.org/suitescope/p/web/runs/{run.id}"
+
+    assert client.get("/api/v1/projects/web/runs").get_json()["runs"][0]["url"] == link
+    assert client.get(f"/api/v1/projects/web/runs/{run.id}").get_json()["url"] == link
+    (listed,) = client.get("/api/v1/projects").get_json()["projects"]
+    assert listed["latest_default_run"]["url"] == link
+
+
 def test_list_runs_filters(client, project, db_session, document):
     broken = RunFactory(project=project, branch="main", job="unit")
     ResultFactory(run=broken, failing=True)
